@@ -1,0 +1,21 @@
+"""The errors digitlab raises for a user's mistake or a bad file.
+
+Each carries a message that says what was wrong and what to do. The CLI prints the message on one
+line and exits with status 1; anything else that escapes is a bug in digitlab.
+"""
+
+
+class DigitlabError(Exception):
+    """Base class: a problem the user can fix, explained in the message."""
+
+
+class DataError(DigitlabError):
+    """A dataset file is missing, corrupt, truncated or fails its checksum."""
+
+
+class ModelFileError(DigitlabError):
+    """A model file is not a valid digitlab safetensors file."""
+
+
+class ConfigError(DigitlabError):
+    """An unknown recipe, a bad hyper-parameter or an argument out of range."""

@@ -1,0 +1,66 @@
+"""The array seam: where the engine's arrays live (NumPy on the CPU, CuPy on a GPU).
+
+Layers call NumPy functions on the arrays they are given. CuPy arrays implement NumPy's dispatch
+protocols (``__array_function__``, ``__array_ufunc__``), so the same layer code runs on either;
+only arrays created from nothing (parameters, buffers) need to know the device, and they are made
+through ``xp()`` or moved with ``to_device``.
+"""
+
+import numpy as np
+
+_device = "cpu"
+
+
+def set_device(device: str) -> None:
+    """Choose where new arrays live: ``"cpu"`` or ``"gpu"`` (needs CuPy and a CUDA GPU)."""
+    global _device
+    if device not in ("cpu", "gpu"):
+        raise ValueError(f"unknown device {device!r}: choose 'cpu' or 'gpu'")
+    if device == "gpu":
+        _cupy()
+    _device = device
+
+
+def get_device() -> str:
+    return _device
+
+
+def xp():
+    """The array module of the current device: numpy, or cupy on a GPU."""
+    return _cupy() if _device == "gpu" else np
+
+
+def to_device(array):
+    """Move an array to the current device (a no-op when it is already there)."""
+    if _device == "gpu":
+        return _cupy().asarray(array)
+    return to_numpy(array)
+
+
+def to_numpy(array) -> np.ndarray:
+    """A NumPy array from a NumPy or CuPy array."""
+    if hasattr(array, "get") and not isinstance(array, np.ndarray):
+        return array.get()
+    return np.asarray(array)
+
+
+def as_float32(images):
+    """Images as float32; uint8 pixels are scaled to [0, 1] without a float64 intermediate."""
+    if images.dtype == np.uint8:
+        out = images.astype(np.float32)
+        out *= np.float32(1 / 255)
+        return out
+    return images.astype(np.float32, copy=False)
+
+
+def _cupy():
+    try:
+        import cupy
+    except ImportError as error:
+        raise RuntimeError(
+            "the GPU path needs CuPy: install digitlab with the gpu extra "
+            "(pip install 'digitlab[gpu]') on a machine with a CUDA GPU"
+        ) from error
+    if cupy.cuda.runtime.getDeviceCount() == 0:
+        raise RuntimeError("CuPy found no CUDA GPU on this machine: use --device cpu")
+    return cupy

@@ -1,0 +1,23 @@
+"""Which samples go into each batch: index arrays, so the data itself is never copied whole."""
+
+import numpy as np
+
+
+def num_batches(num_samples, batch_size, drop_last=False):
+    full, rest = divmod(num_samples, batch_size)
+    return full + (1 if rest and not drop_last else 0)
+
+
+def batch_indices(num_samples, batch_size, rng=None, shuffle=True, drop_last=False):
+    """One pass over the data: a permutation drawn from ``rng`` cut into batches."""
+    if shuffle and rng is None:
+        raise ValueError("shuffling needs a numpy.random.Generator: pass rng=np.random.default_rng(seed)")
+    order = rng.permutation(num_samples) if shuffle else np.arange(num_samples)
+    for batch in range(num_batches(num_samples, batch_size, drop_last)):
+        yield order[batch * batch_size:(batch + 1) * batch_size]
+
+
+def sampled_indices(num_samples, batch_size, steps, rng):
+    """``steps`` batches, each drawn with replacement (the from-scratch tutorials' sampling)."""
+    for _ in range(steps):
+        yield rng.integers(0, num_samples, batch_size)

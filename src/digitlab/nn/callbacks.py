@@ -1,0 +1,149 @@
+"""Callbacks hook into ``Sequential.fit`` at the ends of batches and epochs, as in Keras.
+
+``logs`` at an epoch's end hold "loss" and "accuracy" (averaged over the epoch's batches) and,
+with validation data, "val_loss" and "val_accuracy". Setting ``model.stop_training`` ends the run
+after the current batch.
+"""
+
+import math
+import sys
+import time
+
+from tqdm.auto import tqdm
+
+
+class Callback:
+    model = None
+
+    def set_model(self, model):
+        self.model = model
+
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_epoch_begin(self, epoch, logs=None):
+        pass
+
+    def on_batch_end(self, batch, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+
+class ProgressBar(Callback):
+    """A tqdm bar per epoch with the running loss; off when stderr is not a terminal."""
+
+    def __init__(self, enabled=None, update_every=10):
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.update_every = update_every
+        self.bar = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        params = self.model.fit_params
+        self.bar = tqdm(total=params["steps"], desc=f"epoch {epoch + 1}/{params['epochs']}",
+                        unit="batch", leave=False, disable=not self.enabled, file=sys.stderr)
+
+    def on_batch_end(self, batch, logs=None):
+        if (batch + 1) % self.update_every == 0:
+            self.bar.set_postfix(loss=f"{logs['loss']:.4f}", accuracy=f"{logs['accuracy']:.4f}",
+                                 refresh=False)
+            self.bar.update(self.update_every)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.close()
+
+
+class EpochLog(Callback):
+    """One line per epoch on stdout: the losses, the accuracies and the seconds it took."""
+
+    def __init__(self, file=None, names=None):
+        self.file = file or sys.stdout
+        self.names = names or {"val_loss": "test loss", "val_accuracy": "test accuracy"}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self.started
+        fields = "  ".join(f"{self.names.get(k, k)} {v:.4f}" for k, v in logs.items())
+        total = self.model.fit_params["epochs"]
+        print(f"epoch {epoch + 1}/{total}  {fields}  ({seconds:.1f} s)", file=self.file, flush=True)
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
+
+    def __init__(self, monitor="val_loss", patience=3, min_delta=0.0, mode="auto",
+                 restore_best_weights=False):
+        self.monitor = monitor
+        self.patience = patience
+        self.min_delta = min_delta
+        self.sign = -1 if mode == "max" or (mode == "auto" and "acc" in monitor) else 1
+        self.restore_best_weights = restore_best_weights
+
+    def on_train_begin(self, logs=None):
+        self.best, self.wait, self.best_weights, self.stopped_epoch = math.inf, 0, None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.monitor not in logs:
+            raise ValueError(f"EarlyStopping monitors {self.monitor!r}, which fit does not log; "
+                             f"it logs {', '.join(logs)}")
+        value = self.sign * logs[self.monitor]
+        if value < self.best - self.min_delta:
+            self.best, self.wait = value, 0
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+            if self.best_weights is not None:
+                self.model.set_weights(self.best_weights)
+
+
+class ModelCheckpoint(Callback):
+    """Save the model after each epoch (or only when ``monitor`` improves), written atomically."""
+
+    def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto"):
+        self.path = path
+        self.monitor = monitor
+        self.save_best_only = save_best_only
+        self.sign = -1 if mode == "max" or (mode == "auto" and "acc" in monitor) else 1
+        self.best = math.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_best_only:
+            value = self.sign * logs[self.monitor]
+            if value >= self.best:
+                return
+            self.best = value
+        self.model.save(str(self.path).format(epoch=epoch + 1, **logs))
+
+
+class TerminateOnNaN(Callback):
+    """Stop at the first batch whose loss is NaN or infinite, saying which step it was."""
+
+    def __init__(self):
+        self.message = None
+
+    def on_batch_end(self, batch, logs=None):
+        if not math.isfinite(logs["batch_loss"]):
+            self.message = f"the loss became {logs['batch_loss']} at step {self.model.step}: training stopped"
+            print(self.message, file=sys.stderr)
+            self.model.stop_training = True
+
+
+class LearningRateScheduler(Callback):
+    """Set the optimizer's learning rate at each epoch's start to ``schedule(epoch, lr)``."""
+
+    def __init__(self, schedule):
+        self.schedule = schedule
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        optimizer.learning_rate = float(self.schedule(epoch, optimizer.learning_rate))

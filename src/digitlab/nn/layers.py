@@ -1,0 +1,413 @@
+"""The layers: each a small class with ``forward`` and ``backward``.
+
+A layer owns ``params`` and ``grads``, two dicts with the same keys. ``forward(x, training)``
+returns the output and keeps what ``backward`` needs; ``backward(dy)`` fills ``grads`` with dLoss/dParam
+and returns dLoss/dx. Layers learn their input shape from the first input they see (or from
+``build``), and never modify the gradient they are given. Images are NCHW.
+"""
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from digitlab.nn import initializers
+from digitlab.nn.backend import to_device
+
+
+class Layer:
+    def __init__(self, name=None):
+        self.name = name
+        self.params = {}
+        self.grads = {}
+        self.built = False
+        self.input_shape = None
+
+    def build(self, input_shape, rng):
+        """Create the parameters for inputs of ``input_shape`` (without the batch axis)."""
+        self.input_shape = tuple(input_shape)
+        self.built = True
+
+    def output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def forward(self, x, training=False):
+        raise NotImplementedError
+
+    def backward(self, dy):
+        raise NotImplementedError
+
+    def config(self) -> dict:
+        """The constructor arguments that rebuild this layer (saved with the model)."""
+        return {}
+
+    def __call__(self, x, training=False):
+        if not self.built:
+            self.build(x.shape[1:], np.random.default_rng())
+        return self.forward(x, training)
+
+    def astype(self, dtype):
+        """Cast parameters and gradients (the gradient checks run in float64)."""
+        for key in self.params:
+            self.params[key] = self.params[key].astype(dtype)
+            self.grads[key] = self.grads[key].astype(dtype)
+        if getattr(self, "activation", None):
+            self.activation.astype(dtype)
+        return self
+
+    def _add_param(self, key, value):
+        self.params[key] = to_device(value)
+        self.grads[key] = np.zeros_like(self.params[key])
+
+    def __repr__(self):
+        arguments = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({arguments})"
+
+
+# ----------------------------------------------------------------------------- activations
+
+
+class ReLU(Layer):
+    def forward(self, x, training=False):
+        self.positive = x > 0
+        return np.maximum(x, 0)
+
+    def backward(self, dy):
+        return dy * self.positive
+
+
+class Sigmoid(Layer):
+    def forward(self, x, training=False):
+        # 1/(1+exp(-x)) written with tanh, which never overflows.
+        self.y = 0.5 * np.tanh(0.5 * x) + 0.5
+        return self.y
+
+    def backward(self, dy):
+        return dy * self.y * (1 - self.y)
+
+
+class Tanh(Layer):
+    def forward(self, x, training=False):
+        self.y = np.tanh(x)
+        return self.y
+
+    def backward(self, dy):
+        return dy * (1 - self.y * self.y)
+
+
+class Softmax(Layer):
+    """Probabilities over the last axis. Followed by cross-entropy, Sequential fuses the two."""
+
+    def forward(self, x, training=False):
+        exps = np.exp(x - x.max(axis=-1, keepdims=True))
+        self.y = exps / exps.sum(axis=-1, keepdims=True)
+        return self.y
+
+    def backward(self, dy):
+        return self.y * (dy - (dy * self.y).sum(axis=-1, keepdims=True))
+
+
+class PReLU(Layer):
+    """ReLU with a learned slope ``alpha`` for negative inputs (one shared, or one per channel)."""
+
+    def __init__(self, alpha_init=0.25, per_channel=False, name=None):
+        super().__init__(name)
+        self.alpha_init = alpha_init
+        self.per_channel = per_channel
+
+    def build(self, input_shape, rng):
+        super().build(input_shape, rng)
+        # Per channel: axis 0 of the input (features of a vector, channels of an image).
+        shape = (input_shape[0],) + (1,) * (len(input_shape) - 1) if self.per_channel else (1,)
+        self._add_param("alpha", np.full(shape, self.alpha_init, np.float32))
+
+    def forward(self, x, training=False):
+        self.x = x
+        return np.where(x > 0, x, self.params["alpha"] * x)
+
+    def backward(self, dy):
+        negative = self.x <= 0
+        slope_grad = np.where(negative, dy * self.x, 0)
+        summed_axes = (0,) if self.per_channel else tuple(range(dy.ndim))
+        summed = slope_grad.sum(axis=summed_axes)
+        self.grads["alpha"][...] = summed.reshape(self.params["alpha"].shape)
+        return np.where(negative, self.params["alpha"] * dy, dy)
+
+    def config(self):
+        return {"alpha_init": self.alpha_init, "per_channel": self.per_channel}
+
+
+ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "softmax": Softmax, "prelu": PReLU}
+
+
+def activation_layer(spec):
+    """An activation layer from a name ("relu"), or None for no activation ("linear", None)."""
+    if spec is None or spec == "linear":
+        return None
+    if isinstance(spec, Layer):
+        return spec
+    if spec not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {spec!r}; known: {', '.join(ACTIVATIONS)}, linear")
+    return ACTIVATIONS[spec]()
+
+
+# ----------------------------------------------------------------------------- dense and shape
+
+
+class Dense(Layer):
+    """y = x @ kernel + bias, then the activation if one is given (as in Keras)."""
+
+    def __init__(self, units, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", name=None):
+        super().__init__(name)
+        self.units = int(units)
+        self.activation = activation_layer(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+
+    def build(self, input_shape, rng):
+        if len(input_shape) != 1:
+            raise ValueError(f"Dense expects flat inputs, got shape {tuple(input_shape)}: add Flatten()")
+        super().build(input_shape, rng)
+        self._add_param("kernel", self.kernel_initializer((input_shape[0], self.units), rng))
+        if self.use_bias:
+            self._add_param("bias", self.bias_initializer((self.units,), rng))
+
+    def output_shape(self, input_shape):
+        return (self.units,)
+
+    def forward(self, x, training=False):
+        self.x = x
+        y = x @ self.params["kernel"]
+        if self.use_bias:
+            y += self.params["bias"]
+        return self.activation.forward(y, training) if self.activation else y
+
+    def backward(self, dy):
+        if self.activation:
+            dy = self.activation.backward(dy)
+        np.matmul(self.x.T, dy, out=self.grads["kernel"])
+        if self.use_bias:
+            np.sum(dy, axis=0, out=self.grads["bias"])
+        return dy @ self.params["kernel"].T
+
+    def config(self):
+        return {
+            "units": self.units,
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.config_of(self.kernel_initializer),
+            "bias_initializer": initializers.config_of(self.bias_initializer),
+        }
+
+
+class Flatten(Layer):
+    def output_shape(self, input_shape):
+        return (int(np.prod(input_shape)),)
+
+    def forward(self, x, training=False):
+        self.shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy):
+        return dy.reshape(self.shape)
+
+
+class Dropout(Layer):
+    """Zeroes each input with probability ``rate`` while training, scaling the rest by 1/(1-rate)."""
+
+    def __init__(self, rate, name=None):
+        super().__init__(name)
+        if not 0 <= rate < 1:
+            raise ValueError(f"Dropout rate must be in [0, 1), got {rate}")
+        self.rate = rate
+
+    def build(self, input_shape, rng):
+        super().build(input_shape, rng)
+        self.rng = np.random.default_rng(rng.integers(2**63))
+
+    def forward(self, x, training=False):
+        if not training or self.rate == 0:
+            self.mask = None
+            return x
+        keep = self.rng.random(x.shape, dtype=np.float32) >= self.rate
+        self.mask = to_device(keep.astype(x.dtype) / np.array(1 - self.rate, x.dtype))
+        return x * self.mask
+
+    def backward(self, dy):
+        return dy if self.mask is None else dy * self.mask
+
+    def config(self):
+        return {"rate": self.rate}
+
+
+# ----------------------------------------------------------------------------- convolution
+
+
+def _same_padding(size, kernel, stride):
+    """(before, after) padding so that the output has ceil(size / stride) positions."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def _windows(x, kernel, stride):
+    """Every kernel-sized window of NCHW ``x``: a view shaped (N, C, out_h, out_w, kh, kw)."""
+    return sliding_window_view(x, kernel, axis=(2, 3))[:, :, ::stride, ::stride]
+
+
+class Conv2D(Layer):
+    """2-D convolution (really cross-correlation, as in every framework) by im2col and one matmul.
+
+    kernel: (filters, channels, kh, kw). Forward gathers every input window into a row of
+    ``columns`` (N*out_h*out_w, channels*kh*kw), so the convolution is columns @ kernel.T.
+    Backward is the same product transposed; the window gradients are added back onto the
+    input one kernel offset at a time (kh*kw slices, no loop over pixels).
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
+                 use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 name=None):
+        super().__init__(name)
+        if padding not in ("valid", "same"):
+            raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
+        self.filters = int(filters)
+        self.kernel_size = (kernel_size, kernel_size) if np.isscalar(kernel_size) else tuple(kernel_size)
+        self.strides = int(strides)
+        self.padding = padding
+        self.activation = activation_layer(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+
+    def _pads(self, height, width):
+        if self.padding == "valid":
+            return (0, 0), (0, 0)
+        kh, kw = self.kernel_size
+        return _same_padding(height, kh, self.strides), _same_padding(width, kw, self.strides)
+
+    def build(self, input_shape, rng):
+        if len(input_shape) != 3:
+            raise ValueError(f"Conv2D expects (channels, height, width) inputs, got {tuple(input_shape)}")
+        super().build(input_shape, rng)
+        shape = (self.filters, input_shape[0], *self.kernel_size)
+        self._add_param("kernel", self.kernel_initializer(shape, rng))
+        if self.use_bias:
+            self._add_param("bias", self.bias_initializer((self.filters,), rng))
+
+    def output_shape(self, input_shape):
+        _, height, width = input_shape
+        (top, bottom), (left, right) = self._pads(height, width)
+        kh, kw = self.kernel_size
+        out_h = (height + top + bottom - kh) // self.strides + 1
+        out_w = (width + left + right - kw) // self.strides + 1
+        return (self.filters, out_h, out_w)
+
+    def forward(self, x, training=False):
+        n, channels, height, width = x.shape
+        (top, bottom), (left, right) = self._pads(height, width)
+        padded = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right))) if top + bottom + left + right else x
+        windows = _windows(padded, self.kernel_size, self.strides)
+        out_h, out_w = windows.shape[2:4]
+        self.columns = windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * out_h * out_w, -1)
+        self.padded_shape, self.pads, self.x_shape = padded.shape, (top, left), x.shape
+        kernel_matrix = self.params["kernel"].reshape(self.filters, -1)
+        y = self.columns @ kernel_matrix.T
+        if self.use_bias:
+            y += self.params["bias"]
+        y = y.reshape(n, out_h, out_w, self.filters).transpose(0, 3, 1, 2)
+        return self.activation.forward(y, training) if self.activation else y
+
+    def backward(self, dy):
+        if self.activation:
+            dy = self.activation.backward(dy)
+        n, _, out_h, out_w = dy.shape
+        dy_rows = dy.transpose(0, 2, 3, 1).reshape(-1, self.filters)
+        kernel_matrix = self.params["kernel"].reshape(self.filters, -1)
+        self.grads["kernel"][...] = (dy_rows.T @ self.columns).reshape(self.params["kernel"].shape)
+        if self.use_bias:
+            np.sum(dy_rows, axis=0, out=self.grads["bias"])
+        kh, kw = self.kernel_size
+        channels = self.x_shape[1]
+        dcolumns = (dy_rows @ kernel_matrix).reshape(n, out_h, out_w, channels, kh, kw)
+        dpadded = np.zeros(self.padded_shape, dy.dtype)
+        stride = self.strides
+        for i in range(kh):
+            for j in range(kw):
+                dpadded[:, :, i:i + stride * out_h:stride, j:j + stride * out_w:stride] += (
+                    dcolumns[:, :, :, :, i, j].transpose(0, 3, 1, 2))
+        top, left = self.pads
+        return dpadded[:, :, top:top + self.x_shape[2], left:left + self.x_shape[3]]
+
+    def config(self):
+        return {
+            "filters": self.filters,
+            "kernel_size": list(self.kernel_size),
+            "strides": self.strides,
+            "padding": self.padding,
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.config_of(self.kernel_initializer),
+            "bias_initializer": initializers.config_of(self.bias_initializer),
+        }
+
+
+class MaxPool2D(Layer):
+    """The largest value in each window; the gradient flows back to that one position."""
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", name=None):
+        super().__init__(name)
+        if padding not in ("valid", "same"):
+            raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
+        self.pool_size = int(pool_size)
+        self.strides = int(strides or pool_size)
+        self.padding = padding
+
+    def _pads(self, height, width):
+        if self.padding == "valid":
+            return (0, 0), (0, 0)
+        return (_same_padding(height, self.pool_size, self.strides),
+                _same_padding(width, self.pool_size, self.strides))
+
+    def output_shape(self, input_shape):
+        channels, height, width = input_shape
+        (top, bottom), (left, right) = self._pads(height, width)
+        out_h = (height + top + bottom - self.pool_size) // self.strides + 1
+        out_w = (width + left + right - self.pool_size) // self.strides + 1
+        return (channels, out_h, out_w)
+
+    def forward(self, x, training=False):
+        n, channels, height, width = x.shape
+        (top, bottom), (left, right) = self._pads(height, width)
+        if top + bottom + left + right:
+            x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=-np.inf)
+        size = self.pool_size
+        windows = _windows(x, (size, size), self.strides)
+        out_h, out_w = windows.shape[2:4]
+        flat = windows.reshape(n, channels, out_h, out_w, size * size)
+        self.argmax = flat.argmax(axis=-1)
+        self.padded_shape, self.pads, self.x_shape = x.shape, (top, left), (n, channels, height, width)
+        return np.take_along_axis(flat, self.argmax[..., None], axis=-1)[..., 0]
+
+    def backward(self, dy):
+        _, _, out_h, out_w = dy.shape
+        dpadded = np.zeros(self.padded_shape, dy.dtype)
+        size, stride = self.pool_size, self.strides
+        for i in range(size):
+            for j in range(size):
+                winner = self.argmax == i * size + j
+                dpadded[:, :, i:i + stride * out_h:stride, j:j + stride * out_w:stride] += dy * winner
+        top, left = self.pads
+        return dpadded[:, :, top:top + self.x_shape[2], left:left + self.x_shape[3]]
+
+    def config(self):
+        return {"pool_size": self.pool_size, "strides": self.strides, "padding": self.padding}
+
+
+LAYERS = {cls.__name__: cls for cls in (Dense, Flatten, Dropout, Conv2D, MaxPool2D,
+                                        ReLU, Sigmoid, Tanh, Softmax, PReLU)}
+
+
+def layer_from_config(spec: dict) -> Layer:
+    """Rebuild a layer from ``{"class": "Dense", "config": {...}}`` as saved in a model file."""
+    cls = LAYERS.get(spec.get("class"))
+    if cls is None:
+        raise ValueError(f"unknown layer class {spec.get('class')!r}")
+    return cls(**spec.get("config", {}))

@@ -1,0 +1,242 @@
+"""Sequential: a stack of layers with Keras' compile / fit / evaluate / predict."""
+
+import numpy as np
+
+from digitlab.nn import losses, optimizers
+from digitlab.nn.backend import as_float32, to_device, to_numpy
+from digitlab.nn.batching import batch_indices, num_batches, sampled_indices
+from digitlab.nn.layers import Layer, Softmax, layer_from_config
+
+
+class History:
+    """What ``fit`` returns: ``history["loss"]`` is the list of each epoch's loss, and so on."""
+
+    def __init__(self):
+        self.history = {}
+        self.epoch = []
+
+    def append(self, epoch, logs):
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(float(value))
+
+    def __getitem__(self, key):
+        return self.history[key]
+
+
+class Sequential:
+    def __init__(self, layers=(), input_shape=None):
+        self.layers = []
+        self.input_shape = tuple(input_shape) if input_shape is not None else None
+        self.optimizer = self.loss = None
+        self.stop_training = False
+        self.step = 0
+        for layer in layers:
+            self.add(layer)
+
+    def add(self, layer: Layer):
+        """Append a layer; a layer's ``activation=`` becomes a layer of its own after it."""
+        activation = getattr(layer, "activation", None)
+        if activation is not None:
+            layer.activation = None
+        for new in (layer, activation):
+            if new is None:
+                continue
+            if new.name is None:
+                kind = type(new).__name__.lower()
+                new.name = f"{kind}_{sum(type(other) is type(new) for other in self.layers)}"
+            self.layers.append(new)
+
+    # ------------------------------------------------------------------ building and compiling
+
+    def build(self, input_shape=None, seed=None):
+        """Create every layer's parameters, drawing them from a Generator seeded with ``seed``."""
+        if input_shape is not None:
+            self.input_shape = tuple(input_shape)
+        if self.input_shape is None:
+            raise ValueError("the model needs an input shape: Sequential(layers, input_shape=(784,))")
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        shape = self.input_shape
+        for layer in self.layers:
+            layer.build(shape, rng)
+            shape = layer.output_shape(shape)
+        return self
+
+    @property
+    def built(self):
+        return bool(self.layers) and all(layer.built for layer in self.layers)
+
+    def compile(self, optimizer="rmsprop", loss="categorical_crossentropy", metrics=("accuracy",)):
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.get(loss)
+        unknown = set(metrics or ()) - {"accuracy", "acc"}
+        if unknown:
+            raise ValueError(f"unknown metrics {sorted(unknown)}: digitlab computes 'accuracy'")
+        return self
+
+    def _training_loss(self):
+        """The loss on the last layer's input when Softmax + cross-entropy fuse, else the loss."""
+        fused = isinstance(self.loss, losses.CategoricalCrossEntropy) and isinstance(self.layers[-1], Softmax)
+        if fused:
+            return self.layers[:-1], losses.SoftmaxCrossEntropy(self.loss.reduction)
+        return self.layers, self.loss
+
+    # ------------------------------------------------------------------ running
+
+    def _inputs(self, x):
+        """Float32 inputs shaped for the first layer: (N, 28, 28) images fit a (784,) model."""
+        x = as_float32(x if hasattr(x, "dtype") else np.asarray(x))
+        if self.input_shape is not None and x.shape[1:] != self.input_shape:
+            if int(np.prod(x.shape[1:])) != int(np.prod(self.input_shape)):
+                raise ValueError(f"inputs shaped {x.shape[1:]} do not fit a model for {self.input_shape}")
+            x = x.reshape(len(x), *self.input_shape)
+        return to_device(x)
+
+    def forward(self, x, training=False, layers=None):
+        for layer in self.layers if layers is None else layers:
+            x = layer.forward(x, training)
+        return x
+
+    def train_step(self, x, y):
+        """One step on one batch: forward, loss, backward, update. Returns (loss, correct)."""
+        layers, loss_fn = self._training_loss()
+        outputs = self.forward(x, training=True, layers=layers)
+        loss = loss_fn.forward(outputs, y)
+        grad = loss_fn.backward()
+        for layer in reversed(layers):
+            grad = layer.backward(grad)
+        self.optimizer.step(self.layers)
+        self.step += 1
+        return loss, _correct(outputs, y)
+
+    def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, callbacks=(), seed=None,
+            shuffle=True, steps_per_epoch=None, with_replacement=False, initial_epoch=0):
+        """Train; ``steps_per_epoch`` with ``with_replacement`` draws batches as the scratch tutorials do."""
+        if self.optimizer is None:
+            raise ValueError("compile the model before fit: model.compile(optimizer, loss)")
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        if not self.built:
+            self.build(self.input_shape or np.shape(x)[1:], rng)
+        steps = steps_per_epoch or num_batches(len(x), batch_size)
+        self.fit_params = {"epochs": epochs, "steps": steps, "batch_size": batch_size}
+        self.stop_training = False
+        history = History()
+        for callback in callbacks:
+            callback.set_model(self)
+            callback.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            for callback in callbacks:
+                callback.on_epoch_begin(epoch)
+            if with_replacement:
+                batches = sampled_indices(len(x), batch_size, steps, rng)
+            else:
+                batches = batch_indices(len(x), batch_size, rng, shuffle)
+            loss_sum = correct = seen = 0
+            for batch, index in enumerate(batches):
+                labels = to_device(np.asarray(y[index]))
+                loss, batch_correct = self.train_step(self._inputs(x[index]), labels)
+                loss_sum, correct, seen = loss_sum + loss * len(index), correct + batch_correct, seen + len(index)
+                logs = {"loss": loss_sum / seen, "accuracy": correct / seen, "batch_loss": loss}
+                for callback in callbacks:
+                    callback.on_batch_end(batch, logs)
+                if self.stop_training or batch + 1 == steps:
+                    break
+            logs = {"loss": loss_sum / max(seen, 1), "accuracy": correct / max(seen, 1)}
+            if validation_data is not None:
+                val_loss, val_accuracy = self.evaluate(*validation_data)
+                logs.update(val_loss=val_loss, val_accuracy=val_accuracy)
+            history.append(epoch, logs)
+            for callback in callbacks:
+                callback.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        for callback in callbacks:
+            callback.on_train_end()
+        return history
+
+    def _outputs_in_batches(self, x, layers, batch_size):
+        for start in range(0, len(x), batch_size):
+            yield start, self.forward(self._inputs(x[start:start + batch_size]), layers=layers)
+
+    def evaluate(self, x, y, batch_size=1000, return_dict=False):
+        """[loss, accuracy] on (x, y), as Keras returns them (a dict with ``return_dict``)."""
+        layers, loss_fn = self._training_loss()
+        total_loss = correct = 0.0
+        for start, outputs in self._outputs_in_batches(x, layers, batch_size):
+            labels = to_device(np.asarray(y[start:start + batch_size]))
+            batch_loss = loss_fn.forward(outputs, labels)
+            total_loss += batch_loss * (len(outputs) if loss_fn.reduction == "mean" else 1)
+            correct += _correct(outputs, labels)
+        loss = total_loss / len(x) if loss_fn.reduction == "mean" else total_loss
+        accuracy = correct / len(x)
+        return {"loss": loss, "accuracy": accuracy} if return_dict else [loss, accuracy]
+
+    def predict_proba(self, x, batch_size=1000):
+        """The network's outputs (class probabilities for a softmax model) as a NumPy array."""
+        return np.concatenate([to_numpy(out) for _, out in self._outputs_in_batches(x, None, batch_size)])
+
+    def predict(self, x, batch_size=1000):
+        """The predicted class of each input."""
+        return self.predict_proba(x, batch_size).argmax(axis=-1)
+
+    # ------------------------------------------------------------------ weights and description
+
+    def get_weights(self):
+        return {f"{layer.name}.{key}": to_numpy(value).copy()
+                for layer in self.layers for key, value in layer.params.items()}
+
+    def set_weights(self, weights):
+        for layer in self.layers:
+            for key in layer.params:
+                layer.params[key][...] = to_device(weights[f"{layer.name}.{key}"])
+
+    def count_params(self):
+        return sum(int(value.size) for layer in self.layers for value in layer.params.values())
+
+    def get_config(self):
+        return {
+            "input_shape": list(self.input_shape),
+            "layers": [{"class": type(layer).__name__, "name": layer.name, "config": layer.config()}
+                       for layer in self.layers],
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        model = cls(input_shape=config["input_shape"])
+        for spec in config["layers"]:
+            layer = layer_from_config(spec)
+            layer.name = spec["name"]
+            model.add(layer)
+        return model
+
+    def summary(self, print_fn=print):
+        """A table of layers, output shapes and parameter counts (printed, and returned)."""
+        rows, shape = [], self.input_shape
+        for layer in self.layers:
+            shape = layer.output_shape(shape) if shape is not None else None
+            count = sum(int(v.size) for v in layer.params.values())
+            rows.append((f"{layer.name} ({type(layer).__name__})", str(shape), f"{count:,}"))
+        width = max([len(r[0]) for r in rows] + [20])
+        lines = [f"{'layer':<{width}}  {'output shape':<16}  {'params':>10}", "-" * (width + 30)]
+        lines += [f"{name:<{width}}  {out:<16}  {count:>10}" for name, out, count in rows]
+        lines += ["-" * (width + 30), f"total parameters: {self.count_params():,}"]
+        text = "\n".join(lines)
+        if print_fn:
+            print_fn(text)
+        return text
+
+    def save(self, path, metadata=None):
+        """Write the weights and architecture to a .safetensors file (atomically; no pickle)."""
+        from digitlab.nn.serialization import save_model
+
+        save_model(self, path, metadata)
+
+    def __repr__(self):
+        return "Sequential([\n" + "".join(f"    {layer!r},\n" for layer in self.layers) + "])"
+
+
+def _correct(outputs, targets):
+    """How many rows' largest output is the target class (index or one-hot row)."""
+    predicted = outputs.argmax(axis=-1)
+    truth = targets.argmax(axis=-1) if targets.ndim == outputs.ndim else targets
+    return int((predicted == truth).sum())

@@ -1,0 +1,122 @@
+"""Optimizers: ``step(layers)`` updates every parameter in place from its gradient.
+
+Each keeps its state (momentum, running averages) per parameter, keyed by "layer/param", so it can
+be saved and restored with the model. Defaults are Keras' (RMSprop and Adam epsilon 1e-7).
+``weight_decay`` is decoupled, as in Keras and AdamW: each step also shrinks every kernel (not
+biases or slopes) by lr * weight_decay * w.
+"""
+
+import numpy as np
+
+
+class Optimizer:
+    def __init__(self, learning_rate, weight_decay=0.0):
+        self.learning_rate = float(learning_rate)
+        self.weight_decay = float(weight_decay)
+        self.iterations = 0
+        self.state = {}
+
+    def step(self, layers):
+        self.iterations += 1
+        for layer in layers:
+            for key, param in layer.params.items():
+                slot = f"{layer.name}/{key}"
+                if self.weight_decay and param.ndim > 1:
+                    param -= (self.learning_rate * self.weight_decay) * param
+                self.update(param, layer.grads[key], slot)
+
+    def update(self, param, grad, slot):
+        raise NotImplementedError
+
+    def _buffer(self, slot, name, like):
+        """A zero-initialised state array for one parameter, created on first use."""
+        buffers = self.state.setdefault(slot, {})
+        if name not in buffers:
+            buffers[name] = np.zeros_like(like)
+        return buffers[name]
+
+    def config(self):
+        return {"learning_rate": self.learning_rate, "weight_decay": self.weight_decay}
+
+    def __repr__(self):
+        arguments = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({arguments})"
+
+
+class SGD(Optimizer):
+    """w -= lr * g; with momentum, v = momentum * v - lr * g and w += v (Nesterov: look ahead)."""
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__(learning_rate, weight_decay)
+        self.momentum = float(momentum)
+        self.nesterov = nesterov
+
+    def update(self, param, grad, slot):
+        if not self.momentum:
+            param -= self.learning_rate * grad
+            return
+        velocity = self._buffer(slot, "velocity", param)
+        velocity *= self.momentum
+        velocity -= self.learning_rate * grad
+        if self.nesterov:
+            param += self.momentum * velocity - self.learning_rate * grad
+        else:
+            param += velocity
+
+    def config(self):
+        return {**super().config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class RMSprop(Optimizer):
+    """s = rho * s + (1 - rho) * g^2;  w -= lr * g / (sqrt(s) + epsilon)."""
+
+    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, weight_decay=0.0):
+        super().__init__(learning_rate, weight_decay)
+        self.rho = float(rho)
+        self.epsilon = float(epsilon)
+
+    def update(self, param, grad, slot):
+        mean_square = self._buffer(slot, "mean_square", param)
+        mean_square *= self.rho
+        mean_square += (1 - self.rho) * (grad * grad)
+        param -= self.learning_rate * grad / (np.sqrt(mean_square) + self.epsilon)
+
+    def config(self):
+        return {**super().config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+class Adam(Optimizer):
+    """Running averages m of g and v of g^2; w -= lr_t * m / (sqrt(v) + epsilon), where
+    lr_t = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) corrects both averages' start at zero."""
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.0):
+        super().__init__(learning_rate, weight_decay)
+        self.beta_1 = float(beta_1)
+        self.beta_2 = float(beta_2)
+        self.epsilon = float(epsilon)
+
+    def update(self, param, grad, slot):
+        mean = self._buffer(slot, "mean", param)
+        mean_square = self._buffer(slot, "mean_square", param)
+        mean *= self.beta_1
+        mean += (1 - self.beta_1) * grad
+        mean_square *= self.beta_2
+        mean_square += (1 - self.beta_2) * (grad * grad)
+        t = self.iterations
+        step_size = self.learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
+        param -= float(step_size) * mean / (np.sqrt(mean_square) + self.epsilon)
+
+    def config(self):
+        return {**super().config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}
+
+
+def get(spec) -> Optimizer:
+    """An optimizer from a name ("rmsprop", with Keras' defaults) or an Optimizer instance."""
+    if isinstance(spec, Optimizer):
+        return spec
+    if isinstance(spec, str) and spec.lower() in OPTIMIZERS:
+        return OPTIMIZERS[spec.lower()]()
+    raise ValueError(f"unknown optimizer {spec!r}; known: {', '.join(OPTIMIZERS)}")
