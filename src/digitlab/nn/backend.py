@@ -45,10 +45,13 @@ def to_numpy(array) -> np.ndarray:
 
 
 def as_float32(images):
-    """Images as float32; uint8 pixels are scaled to [0, 1] without a float64 intermediate."""
+    """Images as float32; uint8 pixels are scaled to [0, 1] without a float64 intermediate.
+
+    Dividing in float32 gives the float32 nearest to k/255 (multiplying by 1/255 can be one ulp off).
+    """
     if images.dtype == np.uint8:
         out = images.astype(np.float32)
-        out *= np.float32(1 / 255)
+        out /= np.float32(255)
         return out
     return images.astype(np.float32, copy=False)
 

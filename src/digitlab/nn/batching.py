@@ -9,12 +9,14 @@ def num_batches(num_samples, batch_size, drop_last=False):
 
 
 def batch_indices(num_samples, batch_size, rng=None, shuffle=True, drop_last=False):
-    """One pass over the data: a permutation drawn from ``rng`` cut into batches."""
+    """One pass over the data: a permutation drawn from ``rng`` cut into index arrays, or, without
+    ``shuffle``, consecutive slices."""
     if shuffle and rng is None:
         raise ValueError("shuffling needs a numpy.random.Generator: pass rng=np.random.default_rng(seed)")
-    order = rng.permutation(num_samples) if shuffle else np.arange(num_samples)
+    order = rng.permutation(num_samples) if shuffle else None
     for batch in range(num_batches(num_samples, batch_size, drop_last)):
-        yield order[batch * batch_size:(batch + 1) * batch_size]
+        start, stop = batch * batch_size, (batch + 1) * batch_size
+        yield order[start:stop] if shuffle else slice(start, stop)
 
 
 def sampled_indices(num_samples, batch_size, steps, rng):

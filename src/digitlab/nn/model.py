@@ -135,7 +135,7 @@ class Sequential:
             for batch, index in enumerate(batches):
                 labels = to_device(np.asarray(y[index]))
                 loss, batch_correct = self.train_step(self._inputs(x[index]), labels)
-                loss_sum, correct, seen = loss_sum + loss * len(index), correct + batch_correct, seen + len(index)
+                loss_sum, correct, seen = loss_sum + loss * len(labels), correct + batch_correct, seen + len(labels)
                 logs = {"loss": loss_sum / seen, "accuracy": correct / seen, "batch_loss": loss}
                 for callback in callbacks:
                     callback.on_batch_end(batch, logs)

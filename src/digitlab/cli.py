@@ -1,0 +1,77 @@
+"""`digitlab ...`: parses arguments, calls the library, prints. No logic of its own.
+
+Exit codes: 0 success, 1 a runtime problem (a bad file, a failed check), 2 a usage mistake.
+"""
+
+import sys
+
+import click
+
+from digitlab.errors import DigitlabError
+from digitlab.recipes import DEFAULT_RECIPE, RECIPES
+
+
+class _Group(click.Group):
+    """Turns digitlab's errors into one line on stderr and exit status 1, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except DigitlabError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(package_name="digitlab")
+def main():
+    """Handwritten-digit recognition with neural networks, on a NumPy engine of its own."""
+
+
+@main.command()
+@click.option("--recipe", type=click.Choice(list(RECIPES)), default=DEFAULT_RECIPE,
+              help="the model and hyper-parameters to train (`digitlab recipes` lists them)")
+@click.option("--epochs", type=click.IntRange(min=1), help="passes over the data [default: the recipe's]")
+@click.option("--batch-size", type=click.IntRange(min=1), help="samples per step [default: the recipe's]")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True),
+              help="learning rate [default: the recipe's]")
+@click.option("--seed", type=int, default=0, help="seed for the weights, shuffling and dropout")
+@click.option("--out", type=click.Path(file_okay=False), default="runs", help="folder for run folders")
+@click.option("--train-samples", type=click.IntRange(min=1),
+              help="train on only the first N training images (a quick look)")
+@click.option("--dry-run", is_flag=True, help="one epoch of two batches: checks the pipeline end to end")
+@click.option("--quiet", "-q", is_flag=True, help="print only the result")
+def train(recipe, epochs, batch_size, lr, seed, out, train_samples, dry_run, quiet):
+    """Train a recipe on MNIST, test it, and write a run folder."""
+    from digitlab.recipes import get_recipe
+    from digitlab.training import train_run
+
+    if not quiet:
+        chosen = get_recipe(recipe)
+        click.echo(f"training {chosen.name}: {chosen.description}")
+    result = train_run(recipe, epochs=epochs, batch_size=batch_size, learning_rate=lr, seed=seed,
+                       out=out, verbose=not quiet, dry_run=dry_run, train_samples=train_samples)
+    click.echo(f"test accuracy {result.test_accuracy:.4f} (loss {result.test_loss:.4f}, "
+               f"trained in {result.seconds:.1f} s)")
+    click.echo(f"run folder: {result.run_dir}")
+    if result.stopped_early:
+        sys.exit(1)
+
+
+@main.command()
+def recipes():
+    """List the recipes: name, source tutorial, model and the tutorial's result."""
+    for recipe in RECIPES.values():
+        click.echo(f"{recipe.name:<14} seed {recipe.source}  {recipe.description}")
+        click.echo(f"{'':<14} tutorial's result: {recipe.tutorial_result}")
+
+
+@main.command()
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), required=True,
+              help="a model.safetensors written by `digitlab train`")
+def evaluate(model_path):
+    """Test a saved model on the 10,000 MNIST test images."""
+    from digitlab.evaluation import evaluate_model
+
+    report = evaluate_model(model_path)
+    click.echo(f"test accuracy {report.accuracy:.4f} on {report.count:,} images")

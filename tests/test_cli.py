@@ -1,0 +1,127 @@
+"""The command line, run as a user runs it: the installed `digitlab` script in a subprocess."""
+
+import gzip
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from digitlab.data.mnist import MNIST_DIR
+
+
+def _one_line_error(result):
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines, "an error must say what went wrong"
+    return lines[-1]
+
+
+def test_dry_run_trains_tests_and_writes_the_run_folder(cli, tmp_path):
+    result = cli("train", "--dry-run", "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "test accuracy" in result.stdout
+    (run_dir,) = tmp_path.iterdir()
+    assert run_dir.name.startswith("keras-mlp-")
+    assert sorted(p.name for p in run_dir.iterdir()) == ["config.json", "history.json", "model.safetensors"]
+    assert str(run_dir) in result.stdout
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["recipe"]["name"] == "keras-mlp" and config["dry_run"] is True
+
+
+def test_the_same_seed_gives_the_same_accuracy(cli, tmp_path):
+    arguments = ("train", "--epochs", "1", "--train-samples", "3000", "--seed", "7", "--quiet")
+    first = cli(*arguments, "--out", tmp_path / "a")
+    second = cli(*arguments, "--out", tmp_path / "b")
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    accuracy_line = [line for line in first.stdout.splitlines() if line.startswith("test accuracy")]
+    assert accuracy_line and accuracy_line[0].split()[2] == second.stdout.split()[2]
+    other = cli(*arguments[:-2], "8", "--quiet", "--out", tmp_path / "c")
+    assert other.returncode == 0
+    histories = [json.loads(next((tmp_path / d).iterdir()).joinpath("history.json").read_text())
+                 for d in "abc"]
+    assert histories[0] == histories[1] != histories[2]
+
+
+@pytest.mark.parametrize("arguments, mentions", [
+    (("train", "--recipe", "no-such-recipe"), "no-such-recipe"),
+    (("train", "--epochs", "0"), "--epochs"),
+    (("train", "--epochs", "-3"), "--epochs"),
+    (("train", "--lr", "0"), "--lr"),
+    (("train", "--batch-size", "many"), "--batch-size"),
+])
+def test_usage_mistakes_exit_2_with_a_clear_message(cli, tmp_path, arguments, mentions):
+    result = cli(*arguments, "--out", tmp_path)
+    assert result.returncode == 2
+    assert mentions in result.stderr and "Traceback" not in result.stderr
+    assert not any(tmp_path.iterdir()), "a refused command writes nothing"
+
+
+def _mnist_copy(tmp_path):
+    folder = tmp_path / "mnist"
+    shutil.copytree(MNIST_DIR, folder)
+    return folder
+
+
+def test_a_truncated_idx_file_is_a_runtime_error_naming_the_file(cli, tmp_path):
+    folder = _mnist_copy(tmp_path)
+    labels = folder / "t10k-labels-idx1-ubyte.gz"
+    content = gzip.decompress(labels.read_bytes())
+    labels.write_bytes(gzip.compress(content[:5000]))
+    result = cli("train", "--dry-run", "--out", tmp_path / "runs", env={"DIGITLAB_MNIST_DIR": folder})
+    assert result.returncode == 1
+    message = _one_line_error(result)
+    assert message.startswith("error:") and "t10k-labels-idx1-ubyte" in message
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_corrupt_gzip_file_is_a_runtime_error(cli, tmp_path):
+    folder = _mnist_copy(tmp_path)
+    images = folder / "train-images-idx3-ubyte.gz"
+    images.write_bytes(images.read_bytes()[:100_000])
+    result = cli("train", "--dry-run", "--out", tmp_path / "runs", env={"DIGITLAB_MNIST_DIR": folder})
+    assert result.returncode == 1
+    assert "train-images-idx3-ubyte" in _one_line_error(result)
+
+
+def test_a_checksum_mismatch_says_which_file_and_what_to_do(cli, tmp_path):
+    folder = _mnist_copy(tmp_path)
+    labels = folder / "train-labels-idx1-ubyte.gz"
+    content = bytearray(gzip.decompress(labels.read_bytes()))
+    content[100] = (content[100] + 1) % 10  # still a valid label: only the checksum can tell
+    labels.write_bytes(gzip.compress(bytes(content)))
+    result = cli("train", "--dry-run", "--out", tmp_path / "runs", env={"DIGITLAB_MNIST_DIR": folder})
+    assert result.returncode == 1
+    message = _one_line_error(result)
+    assert "train-labels-idx1-ubyte" in message and "sha256" in message.lower()
+    assert "reinstall" in message.lower() or "replace" in message.lower()
+
+
+def test_evaluate_refuses_a_file_that_is_not_a_digitlab_model(cli, tmp_path):
+    fake = tmp_path / "model.safetensors"
+    fake.write_text("certainly not a model")
+    result = cli("evaluate", "--model", fake)
+    assert result.returncode == 1
+    message = _one_line_error(result)
+    assert str(fake) in message and "not a digitlab model file" in message
+
+
+def test_evaluate_reports_the_accuracy_train_printed(cli, tmp_path):
+    trained = cli("train", "--dry-run", "--quiet", "--out", tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    model = next(tmp_path.iterdir()) / "model.safetensors"
+    result = cli("evaluate", "--model", model)
+    assert result.returncode == 0, result.stderr
+    assert "test accuracy" in result.stdout and "10,000" in result.stdout
+
+
+def test_recipes_lists_the_default_recipe_and_its_tutorial_result(cli):
+    result = cli("recipes")
+    assert result.returncode == 0
+    assert "keras-mlp" in result.stdout and "0.9795" in result.stdout
+
+
+def test_python_dash_m_runs_the_same_cli():
+    result = subprocess.run([sys.executable, "-m", "digitlab", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "train" in result.stdout
