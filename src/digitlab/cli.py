@@ -32,6 +32,8 @@ def main():
 @click.option("--recipe", type=click.Choice(list(RECIPES)), default=DEFAULT_RECIPE,
               help="the model and hyper-parameters to train (`digitlab recipes` lists them)")
 @click.option("--epochs", type=click.IntRange(min=1), help="passes over the data [default: the recipe's]")
+@click.option("--steps", type=click.IntRange(min=1),
+              help="training steps, for step-based recipes (tf-sigmoid, two-layer, cnn...)")
 @click.option("--batch-size", type=click.IntRange(min=1), help="samples per step [default: the recipe's]")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True),
               help="learning rate [default: the recipe's]")
@@ -41,7 +43,7 @@ def main():
               help="train on only the first N training images (a quick look)")
 @click.option("--dry-run", is_flag=True, help="one epoch of two batches: checks the pipeline end to end")
 @click.option("--quiet", "-q", is_flag=True, help="print only the result")
-def train(recipe, epochs, batch_size, lr, seed, out, train_samples, dry_run, quiet):
+def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, dry_run, quiet):
     """Train a recipe on MNIST, test it, and write a run folder."""
     from digitlab.recipes import get_recipe
     from digitlab.training import train_run
@@ -49,7 +51,7 @@ def train(recipe, epochs, batch_size, lr, seed, out, train_samples, dry_run, qui
     if not quiet:
         chosen = get_recipe(recipe)
         click.echo(f"training {chosen.name}: {chosen.description}")
-    result = train_run(recipe, epochs=epochs, batch_size=batch_size, learning_rate=lr, seed=seed,
+    result = train_run(recipe, epochs=epochs, steps=steps, batch_size=batch_size, learning_rate=lr, seed=seed,
                        out=out, verbose=not quiet, dry_run=dry_run, train_samples=train_samples)
     click.echo(f"test accuracy {result.test_accuracy:.4f} (loss {result.test_loss:.4f}, "
                f"trained in {result.seconds:.1f} s)")

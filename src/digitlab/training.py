@@ -52,20 +52,20 @@ def make_run_dir(out, recipe_name, started):
     raise ConfigError(f"could not make a new run folder under {out}: clean it up")
 
 
-def train_run(recipe=DEFAULT_RECIPE, *, epochs=None, batch_size=None, learning_rate=None, seed=0,
-              out="runs", verbose=True, progress_bar=None, dry_run=False, train_samples=None):
+def train_run(recipe=DEFAULT_RECIPE, *, epochs=None, steps=None, batch_size=None, learning_rate=None,
+              seed=0, out="runs", verbose=True, progress_bar=None, dry_run=False, train_samples=None):
     """Train ``recipe`` on MNIST and test it; every argument left None keeps the recipe's value."""
-    for name, value in (("epochs", epochs), ("batch size", batch_size),
+    for name, value in (("epochs", epochs), ("steps", steps), ("batch size", batch_size),
                         ("learning rate", learning_rate), ("train samples", train_samples)):
         _positive(name, value)
-    recipe = get_recipe(recipe).with_overrides(epochs=epochs, batch_size=batch_size,
+    recipe = get_recipe(recipe).with_overrides(epochs=epochs, steps=steps, batch_size=batch_size,
                                                learning_rate=learning_rate)
     (x_train, y_train), (x_test, y_test) = load_data()
     if train_samples:
         x_train, y_train = x_train[:train_samples], y_train[:train_samples]
-    steps_per_epoch, epochs = recipe.steps_per_epoch, recipe.epochs
+    epochs, steps_per_epoch, max_steps = recipe.schedule(len(x_train))
     if dry_run:
-        steps_per_epoch, epochs = DRY_RUN_BATCHES, 1
+        epochs, steps_per_epoch, max_steps = 1, DRY_RUN_BATCHES, DRY_RUN_BATCHES
         x_test, y_test = x_test[:DRY_RUN_TEST_IMAGES], y_test[:DRY_RUN_TEST_IMAGES]
 
     init_rng, train_rng = np.random.default_rng(seed).spawn(2)
@@ -73,14 +73,14 @@ def train_run(recipe=DEFAULT_RECIPE, *, epochs=None, batch_size=None, learning_r
     stop_on_nan = TerminateOnNaN()
     callbacks = [ProgressBar(enabled=progress_bar if verbose else False), stop_on_nan]
     if verbose:
-        callbacks.append(EpochLog())
+        callbacks.append(EpochLog(steps_per_report=steps_per_epoch if recipe.steps else None))
 
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     history = model.fit(x_train, y_train, epochs=epochs, batch_size=recipe.batch_size,
                         validation_data=(x_test, y_test), callbacks=callbacks, seed=train_rng,
                         shuffle=recipe.shuffle, steps_per_epoch=steps_per_epoch,
-                        with_replacement=recipe.with_replacement)
+                        with_replacement=recipe.with_replacement, max_steps=max_steps)
     seconds = time.perf_counter() - clock
     test_loss, test_accuracy = model.evaluate(x_test, y_test)
 

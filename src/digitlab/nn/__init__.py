@@ -6,6 +6,7 @@ from digitlab.nn.layers import (Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2
                                 Sigmoid, Softmax, Tanh)
 from digitlab.nn.losses import (BinaryCrossEntropy, CategoricalCrossEntropy, MeanSquaredError,
                                 SoftmaxCrossEntropy)
+from digitlab.nn import initializers, losses, optimizers
 from digitlab.nn.model import History, Sequential
 from digitlab.nn.optimizers import SGD, Adam, RMSprop
 from digitlab.nn.serialization import load_model

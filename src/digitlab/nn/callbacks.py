@@ -58,11 +58,15 @@ class ProgressBar(Callback):
 
 
 class EpochLog(Callback):
-    """One line per epoch on stdout: the losses, the accuracies and the seconds it took."""
+    """One line per epoch on stdout: the losses, the accuracies and the seconds it took.
 
-    def __init__(self, file=None, names=None):
+    With ``steps_per_report`` (step-based training) the line counts steps instead of epochs.
+    """
+
+    def __init__(self, file=None, names=None, steps_per_report=None):
         self.file = file or sys.stdout
         self.names = names or {"val_loss": "test loss", "val_accuracy": "test accuracy"}
+        self.steps_per_report = steps_per_report
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
@@ -70,8 +74,13 @@ class EpochLog(Callback):
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self.started
         fields = "  ".join(f"{self.names.get(k, k)} {v:.4f}" for k, v in logs.items())
-        total = self.model.fit_params["epochs"]
-        print(f"epoch {epoch + 1}/{total}  {fields}  ({seconds:.1f} s)", file=self.file, flush=True)
+        params = self.model.fit_params
+        if self.steps_per_report:
+            total = params.get("max_steps") or params["epochs"] * self.steps_per_report
+            where = f"step {min((epoch + 1) * self.steps_per_report, total)}/{total}"
+        else:
+            where = f"epoch {epoch + 1}/{params['epochs']}"
+        print(f"{where}  {fields}  ({seconds:.1f} s)", file=self.file, flush=True)
 
 
 class EarlyStopping(Callback):
@@ -89,10 +98,7 @@ class EarlyStopping(Callback):
         self.best, self.wait, self.best_weights, self.stopped_epoch = math.inf, 0, None, None
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.monitor not in logs:
-            raise ValueError(f"EarlyStopping monitors {self.monitor!r}, which fit does not log; "
-                             f"it logs {', '.join(logs)}")
-        value = self.sign * logs[self.monitor]
+        value = self.sign * _monitored(self, logs)
         if value < self.best - self.min_delta:
             self.best, self.wait = value, 0
             if self.restore_best_weights:
@@ -102,8 +108,10 @@ class EarlyStopping(Callback):
         if self.wait >= self.patience:
             self.stopped_epoch = epoch
             self.model.stop_training = True
-            if self.best_weights is not None:
-                self.model.set_weights(self.best_weights)
+
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
 
 
 class ModelCheckpoint(Callback):
@@ -114,15 +122,24 @@ class ModelCheckpoint(Callback):
         self.monitor = monitor
         self.save_best_only = save_best_only
         self.sign = -1 if mode == "max" or (mode == "auto" and "acc" in monitor) else 1
+
+    def on_train_begin(self, logs=None):
         self.best = math.inf
 
     def on_epoch_end(self, epoch, logs=None):
         if self.save_best_only:
-            value = self.sign * logs[self.monitor]
+            value = self.sign * _monitored(self, logs)
             if value >= self.best:
                 return
             self.best = value
         self.model.save(str(self.path).format(epoch=epoch + 1, **logs))
+
+
+def _monitored(callback, logs):
+    if callback.monitor not in logs:
+        raise ValueError(f"{type(callback).__name__} monitors {callback.monitor!r}, which fit does not "
+                         f"log; it logs {', '.join(logs)} (validation values need validation_data)")
+    return logs[callback.monitor]
 
 
 class TerminateOnNaN(Callback):

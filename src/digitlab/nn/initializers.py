@@ -25,14 +25,19 @@ def glorot_uniform(shape, rng):
     return rng.uniform(-limit, limit, shape).astype(np.float32)
 
 
+# A normal truncated at two standard deviations has 0.8796 of the untruncated spread; the
+# variance-scaling initialisers divide by it so that the weights end with the std they promise.
+_TRUNCATED_STD = 0.87962566103423978
+
+
 def glorot_normal(shape, rng):
     fan_in, fan_out = fans(shape)
-    return truncated_normal(math.sqrt(2 / (fan_in + fan_out)))(shape, rng)
+    return truncated_normal(math.sqrt(2 / (fan_in + fan_out)) / _TRUNCATED_STD)(shape, rng)
 
 
 def he_normal(shape, rng):
     fan_in, _ = fans(shape)
-    return truncated_normal(math.sqrt(2 / fan_in))(shape, rng)
+    return truncated_normal(math.sqrt(2 / fan_in) / _TRUNCATED_STD)(shape, rng)
 
 
 def he_uniform(shape, rng):
@@ -78,6 +83,16 @@ def truncated_normal(std=0.05):
     return init
 
 
+def uniform(limit):
+    """Uniform in [-limit, limit] (PyTorch's Linear uses limit = 1/sqrt(fan_in) for both tensors)."""
+
+    def init(shape, rng):
+        return rng.uniform(-limit, limit, shape).astype(np.float32)
+
+    init.config = {"name": "uniform", "limit": limit}
+    return init
+
+
 def constant(value=0.0):
     def init(shape, rng=None):
         return np.full(shape, value, np.float32)
@@ -92,7 +107,8 @@ _BY_NAME = {
 }
 _BY_NAME["xavier_uniform"] = glorot_uniform
 _BY_NAME["xavier_normal"] = glorot_normal
-_FACTORIES = {"normal": normal, "truncated_normal": truncated_normal, "constant": constant}
+_FACTORIES = {"normal": normal, "truncated_normal": truncated_normal, "uniform": uniform,
+              "constant": constant}
 
 
 def get(spec):

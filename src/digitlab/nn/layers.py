@@ -14,6 +14,10 @@ from digitlab.nn.backend import to_device
 
 
 class Layer:
+    # Sequential sets this to False on its first layer with parameters: nothing before it learns,
+    # so the gradient with respect to its input (a whole matmul for Dense) is never computed.
+    input_gradient = True
+
     def __init__(self, name=None):
         self.name = name
         self.params = {}
@@ -126,7 +130,8 @@ class PReLU(Layer):
     def backward(self, dy):
         negative = self.x <= 0
         slope_grad = np.where(negative, dy * self.x, 0)
-        summed_axes = (0,) if self.per_channel else tuple(range(dy.ndim))
+        # Sum over every axis that shares one slope: all of them, or all but the channel axis (1).
+        summed_axes = (0, *range(2, dy.ndim)) if self.per_channel else tuple(range(dy.ndim))
         summed = slope_grad.sum(axis=summed_axes)
         self.grads["alpha"][...] = summed.reshape(self.params["alpha"].shape)
         return np.where(negative, self.params["alpha"] * dy, dy)
@@ -139,9 +144,14 @@ ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "softmax": Softma
 
 
 def activation_layer(spec):
-    """An activation layer from a name ("relu"), or None for no activation ("linear", None)."""
+    """An activation layer from a name ("relu"), or None for no activation ("linear", None).
+
+    Only parameter-free activations: a PReLU's slope must be a layer of its own to be trained.
+    """
     if spec is None or spec == "linear":
         return None
+    if spec == "prelu" or isinstance(spec, PReLU):
+        raise ValueError("PReLU has a learned slope: add PReLU() as a layer of its own, not as activation=")
     if isinstance(spec, Layer):
         return spec
     if spec not in ACTIVATIONS:
@@ -188,7 +198,7 @@ class Dense(Layer):
         np.matmul(self.x.T, dy, out=self.grads["kernel"])
         if self.use_bias:
             np.sum(dy, axis=0, out=self.grads["bias"])
-        return dy @ self.params["kernel"].T
+        return dy @ self.params["kernel"].T if self.input_gradient else None
 
     def config(self):
         return {
@@ -407,6 +417,8 @@ LAYERS = {cls.__name__: cls for cls in (Dense, Flatten, Dropout, Conv2D, MaxPool
 
 def layer_from_config(spec: dict) -> Layer:
     """Rebuild a layer from ``{"class": "Dense", "config": {...}}`` as saved in a model file."""
+    if not isinstance(spec, dict):
+        raise ValueError(f"a layer is described by a dict, not {type(spec).__name__}")
     cls = LAYERS.get(spec.get("class"))
     if cls is None:
         raise ValueError(f"unknown layer class {spec.get('class')!r}")

@@ -58,12 +58,15 @@ class CategoricalCrossEntropy(Loss):
 
     def forward(self, probs, targets):
         self.probs = np.clip(probs, _EPSILON, 1 - _EPSILON)
+        self.clipped = self.probs != probs
         self.targets = _one_hot_like(targets, probs)
         self.scale = self._scale(len(probs))
         return float(-(self.targets * np.log(self.probs)).sum() * self.scale)
 
     def backward(self):
-        return -self.targets / self.probs * self.probs.dtype.type(self.scale)
+        # Where the clip holds, the loss no longer depends on the probability: no gradient.
+        grad = -self.targets / self.probs * self.probs.dtype.type(self.scale)
+        return np.where(self.clipped, 0, grad).astype(grad.dtype, copy=False)
 
 
 class MeanSquaredError(Loss):
@@ -108,6 +111,6 @@ def get(spec) -> Loss:
     """A loss from a name ("categorical_crossentropy") or a Loss instance."""
     if isinstance(spec, Loss):
         return spec
-    if spec not in LOSSES:
+    if not isinstance(spec, str) or spec not in LOSSES:
         raise ValueError(f"unknown loss {spec!r}; known: {', '.join(LOSSES)}")
     return LOSSES[spec]()

@@ -60,6 +60,9 @@ class Sequential:
         for layer in self.layers:
             layer.build(shape, rng)
             shape = layer.output_shape(shape)
+        trainable = [layer for layer in self.layers if layer.params]
+        if trainable:
+            trainable[0].input_gradient = False
         return self
 
     @property
@@ -104,22 +107,29 @@ class Sequential:
         loss = loss_fn.forward(outputs, y)
         grad = loss_fn.backward()
         for layer in reversed(layers):
+            if grad is None:  # the layers before the first trainable one need no gradient
+                break
             grad = layer.backward(grad)
         self.optimizer.step(self.layers)
         self.step += 1
         return loss, _correct(outputs, y)
 
     def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, callbacks=(), seed=None,
-            shuffle=True, steps_per_epoch=None, with_replacement=False, initial_epoch=0):
-        """Train; ``steps_per_epoch`` with ``with_replacement`` draws batches as the scratch tutorials do."""
+            shuffle=True, steps_per_epoch=None, with_replacement=False, initial_epoch=0, max_steps=None):
+        """Train for ``epochs`` passes over (x, y), and return the History.
+
+        Step-based training, as some tutorials do it: an "epoch" is ``steps_per_epoch`` batches
+        (drawn at random ``with_replacement`` if asked) and training ends after ``max_steps``.
+        """
         if self.optimizer is None:
             raise ValueError("compile the model before fit: model.compile(optimizer, loss)")
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         if not self.built:
             self.build(self.input_shape or np.shape(x)[1:], rng)
         steps = steps_per_epoch or num_batches(len(x), batch_size)
-        self.fit_params = {"epochs": epochs, "steps": steps, "batch_size": batch_size}
+        self.fit_params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "max_steps": max_steps}
         self.stop_training = False
+        first_step = self.step
         history = History()
         for callback in callbacks:
             callback.set_model(self)
@@ -139,7 +149,7 @@ class Sequential:
                 logs = {"loss": loss_sum / seen, "accuracy": correct / seen, "batch_loss": loss}
                 for callback in callbacks:
                     callback.on_batch_end(batch, logs)
-                if self.stop_training or batch + 1 == steps:
+                if self.stop_training or batch + 1 == steps or self.step - first_step == max_steps:
                     break
             logs = {"loss": loss_sum / max(seen, 1), "accuracy": correct / max(seen, 1)}
             if validation_data is not None:
@@ -148,7 +158,7 @@ class Sequential:
             history.append(epoch, logs)
             for callback in callbacks:
                 callback.on_epoch_end(epoch, logs)
-            if self.stop_training:
+            if self.stop_training or self.step - first_step == max_steps:
                 break
         for callback in callbacks:
             callback.on_train_end()

@@ -14,13 +14,14 @@ class Optimizer:
         self.learning_rate = float(learning_rate)
         self.weight_decay = float(weight_decay)
         self.iterations = 0
-        self.state = {}
+        self.state = {}      # what a resumed run needs: moments, velocities
+        self._scratch = {}   # reusable work arrays, one per parameter shape
 
     def step(self, layers):
         self.iterations += 1
         for layer in layers:
             for key, param in layer.params.items():
-                slot = f"{layer.name}/{key}"
+                slot = f"{layer.name or id(layer)}/{key}"
                 if self.weight_decay and param.ndim > 1:
                     param -= (self.learning_rate * self.weight_decay) * param
                 self.update(param, layer.grads[key], slot)
@@ -34,6 +35,13 @@ class Optimizer:
         if name not in buffers:
             buffers[name] = np.zeros_like(like)
         return buffers[name]
+
+    def _work_array(self, like):
+        """A scratch array shaped like ``like``, reused across steps so updates allocate nothing."""
+        key = (like.shape, like.dtype)
+        if key not in self._scratch:
+            self._scratch[key] = np.empty_like(like)
+        return self._scratch[key]
 
     def config(self):
         return {"learning_rate": self.learning_rate, "weight_decay": self.weight_decay}
@@ -77,9 +85,16 @@ class RMSprop(Optimizer):
 
     def update(self, param, grad, slot):
         mean_square = self._buffer(slot, "mean_square", param)
+        step = self._work_array(param)
+        np.multiply(grad, grad, out=step)
+        step *= 1 - self.rho
         mean_square *= self.rho
-        mean_square += (1 - self.rho) * (grad * grad)
-        param -= self.learning_rate * grad / (np.sqrt(mean_square) + self.epsilon)
+        mean_square += step
+        np.sqrt(mean_square, out=step)
+        step += self.epsilon
+        np.divide(grad, step, out=step)
+        step *= self.learning_rate
+        param -= step
 
     def config(self):
         return {**super().config(), "rho": self.rho, "epsilon": self.epsilon}
@@ -98,13 +113,21 @@ class Adam(Optimizer):
     def update(self, param, grad, slot):
         mean = self._buffer(slot, "mean", param)
         mean_square = self._buffer(slot, "mean_square", param)
+        step = self._work_array(param)
+        np.multiply(grad, 1 - self.beta_1, out=step)
         mean *= self.beta_1
-        mean += (1 - self.beta_1) * grad
+        mean += step
+        np.multiply(grad, grad, out=step)
+        step *= 1 - self.beta_2
         mean_square *= self.beta_2
-        mean_square += (1 - self.beta_2) * (grad * grad)
+        mean_square += step
         t = self.iterations
         step_size = self.learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
-        param -= float(step_size) * mean / (np.sqrt(mean_square) + self.epsilon)
+        np.sqrt(mean_square, out=step)
+        step += self.epsilon
+        np.divide(mean, step, out=step)
+        step *= float(step_size)
+        param -= step
 
     def config(self):
         return {**super().config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}

@@ -27,6 +27,8 @@ def save_model(model, path, metadata=None):
     header = {"format": FORMAT, "format_version": FORMAT_VERSION,
               "model": json.dumps(model.get_config())}
     for key, value in (metadata or {}).items():
+        if key in header:
+            raise ValueError(f"metadata key {key!r} is reserved for the model file itself")
         header[key] = json.dumps(value)
     payload = tensors_to_bytes({k: np.ascontiguousarray(v) for k, v in model.get_weights().items()},
                                metadata=header)
