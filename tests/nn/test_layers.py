@@ -416,3 +416,34 @@ def test_layer_config_round_trip(layer):
 def test_layer_from_config_refuses_an_unknown_class():
     with pytest.raises(ValueError, match="unknown layer class"):
         layer_from_config({"class": "Attention", "config": {}})
+
+
+# ============================================================================ BatchNormalization
+
+
+@pytest.mark.parametrize("input_shape", [(6,), (3, 4, 5)], ids=["vectors", "images"])
+def test_batch_normalization_gradients_in_training(gradcheck, input_shape):
+    from digitlab.nn import BatchNormalization
+
+    rng = np.random.default_rng(11)
+    layer = built64(BatchNormalization(), input_shape)
+    layer.params["gamma"][...] = rng.uniform(0.5, 1.5, layer.params["gamma"].shape)
+    layer.params["beta"][...] = rng.standard_normal(layer.params["beta"].shape)
+    gradcheck(layer, rng.standard_normal((4, *input_shape)) * 3 + 1, rng, training=True)
+
+
+def test_batch_normalization_normalises_in_training_and_uses_running_statistics_after():
+    from digitlab.nn import BatchNormalization
+
+    rng = np.random.default_rng(12)
+    layer = BatchNormalization(momentum=0.5)
+    layer.build((3, 2, 2), rng)
+    x = (rng.standard_normal((8, 3, 2, 2)) * 4 + 2).astype(np.float32)
+    y = layer.forward(x, training=True)
+    np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-5)
+    np.testing.assert_allclose(y.var(axis=(0, 2, 3)), 1, atol=1e-2)
+    np.testing.assert_allclose(layer.buffers["moving_mean"], 0.5 * x.mean(axis=(0, 2, 3)), rtol=1e-5)
+    inference = layer.forward(x, training=False)
+    expected = (x - layer.buffers["moving_mean"].reshape(-1, 1, 1)) / np.sqrt(
+        layer.buffers["moving_variance"].reshape(-1, 1, 1) + layer.epsilon)
+    np.testing.assert_allclose(inference, expected, rtol=1e-5, atol=1e-6)

@@ -340,3 +340,17 @@ def test_refuses_an_architecture_that_is_not_an_object(saved, model_json):
     path, _ = saved
     rewrite(path, metadata=lambda header: {**header, "model": model_json})
     assert_refused(path)
+
+
+def test_batch_normalization_running_statistics_are_saved(tmp_path):
+    from digitlab.nn import BatchNormalization, Conv2D, Dense, Flatten, Sequential, load_model
+
+    rng = np.random.default_rng(5)
+    model = Sequential([Conv2D(4, 3), BatchNormalization(), Flatten(), Dense(3, activation="softmax")],
+                       input_shape=(1, 6, 6)).build(seed=0).compile("adam")
+    x, y = rng.random((16, 1, 6, 6)).astype(np.float32), rng.integers(0, 3, 16)
+    model.fit(x, y, epochs=2, batch_size=8, seed=0)
+    model.save(tmp_path / "bn.safetensors")
+    reloaded = load_model(tmp_path / "bn.safetensors")
+    assert not np.allclose(reloaded.layers[1].buffers["moving_mean"], 0)
+    np.testing.assert_array_equal(reloaded.predict_proba(x), model.predict_proba(x))

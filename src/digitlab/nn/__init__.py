@@ -2,7 +2,7 @@
 
 from digitlab.nn.callbacks import (Callback, EarlyStopping, EpochLog, LearningRateScheduler,
                                    ModelCheckpoint, ProgressBar, TerminateOnNaN)
-from digitlab.nn.layers import (Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D, PReLU, ReLU,
+from digitlab.nn.layers import (BatchNormalization, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D, PReLU, ReLU,
                                 Sigmoid, Softmax, Tanh)
 from digitlab.nn.losses import (BinaryCrossEntropy, CategoricalCrossEntropy, MeanSquaredError,
                                 SoftmaxCrossEntropy)
@@ -13,7 +13,7 @@ from digitlab.nn.serialization import load_model
 
 __all__ = [
     "Callback", "EarlyStopping", "EpochLog", "LearningRateScheduler", "ModelCheckpoint", "ProgressBar",
-    "TerminateOnNaN", "Conv2D", "Dense", "Dropout", "Flatten", "Layer", "MaxPool2D", "PReLU", "ReLU",
+    "TerminateOnNaN", "BatchNormalization", "Conv2D", "Dense", "Dropout", "Flatten", "Layer", "MaxPool2D", "PReLU", "ReLU",
     "Sigmoid", "Softmax", "Tanh", "BinaryCrossEntropy", "CategoricalCrossEntropy", "MeanSquaredError",
     "SoftmaxCrossEntropy", "History", "Sequential", "SGD", "Adam", "RMSprop", "load_model",
 ]

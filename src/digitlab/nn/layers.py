@@ -7,7 +7,6 @@ and returns dLoss/dx. Layers learn their input shape from the first input they s
 """
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from digitlab.nn import initializers
 from digitlab.nn.backend import to_device
@@ -22,6 +21,7 @@ class Layer:
         self.name = name
         self.params = {}
         self.grads = {}
+        self.buffers = {}  # arrays that are saved with the model but not trained (running statistics)
         self.built = False
         self.input_shape = None
 
@@ -53,6 +53,8 @@ class Layer:
         for key in self.params:
             self.params[key] = self.params[key].astype(dtype)
             self.grads[key] = self.grads[key].astype(dtype)
+        for key in self.buffers:
+            self.buffers[key] = self.buffers[key].astype(dtype)
         if getattr(self, "activation", None):
             self.activation.astype(dtype)
         return self
@@ -221,6 +223,61 @@ class Flatten(Layer):
         return dy.reshape(self.shape)
 
 
+class BatchNormalization(Layer):
+    """Normalise each feature (each channel of an image) over the batch, then scale and shift.
+
+    Training uses the batch's mean and variance and keeps running averages of them, which
+    inference uses instead. With x_hat = (x - mean) / std over m values per feature,
+    dx = gamma / std * (dy - mean(dy) - x_hat * mean(dy * x_hat)).
+    """
+
+    def __init__(self, momentum=0.99, epsilon=1e-3, name=None):
+        super().__init__(name)
+        self.momentum = momentum
+        self.epsilon = epsilon
+
+    def build(self, input_shape, rng):
+        super().build(input_shape, rng)
+        channels = input_shape[0]
+        self._add_param("gamma", np.ones(channels, np.float32))
+        self._add_param("beta", np.zeros(channels, np.float32))
+        self.buffers["moving_mean"] = to_device(np.zeros(channels, np.float32))
+        self.buffers["moving_variance"] = to_device(np.ones(channels, np.float32))
+
+    def _per_feature(self, x):
+        """Reshape a (channels,) vector to broadcast against x: (C,) for vectors, (C, 1, 1) for images."""
+        return (-1,) + (1,) * (x.ndim - 2)
+
+    def forward(self, x, training=False):
+        axes = (0, *range(2, x.ndim))  # every axis but the feature/channel axis
+        shape = self._per_feature(x)
+        if training:
+            mean, variance = x.mean(axis=axes), x.var(axis=axes)
+            for key, batch_value in (("moving_mean", mean), ("moving_variance", variance)):
+                moving = self.buffers[key]
+                moving *= self.momentum
+                moving += (1 - self.momentum) * batch_value.astype(moving.dtype)
+        else:
+            mean, variance = self.buffers["moving_mean"], self.buffers["moving_variance"]
+        self.inverse_std = (1 / np.sqrt(variance + self.epsilon)).astype(x.dtype).reshape(shape)
+        self.x_hat = (x - mean.astype(x.dtype).reshape(shape)) * self.inverse_std
+        self.axes = axes
+        return self.x_hat * self.params["gamma"].reshape(shape) + self.params["beta"].reshape(shape)
+
+    def backward(self, dy):
+        shape, axes = self._per_feature(dy), self.axes
+        self.grads["gamma"][...] = (dy * self.x_hat).sum(axis=axes)
+        self.grads["beta"][...] = dy.sum(axis=axes)
+        count = dy.size // dy.shape[1]
+        mean_dy = (self.grads["beta"] / count).reshape(shape)
+        mean_dy_x_hat = (self.grads["gamma"] / count).reshape(shape)
+        scale = self.params["gamma"].reshape(shape) * self.inverse_std
+        return scale * (dy - mean_dy - self.x_hat * mean_dy_x_hat)
+
+    def config(self):
+        return {"momentum": self.momentum, "epsilon": self.epsilon}
+
+
 class Dropout(Layer):
     """Zeroes each input with probability ``rate`` while training, scaling the rest by 1/(1-rate)."""
 
@@ -259,18 +316,22 @@ def _same_padding(size, kernel, stride):
     return total // 2, total - total // 2
 
 
-def _windows(x, kernel, stride):
-    """Every kernel-sized window of NCHW ``x``: a view shaped (N, C, out_h, out_w, kh, kw)."""
-    return sliding_window_view(x, kernel, axis=(2, 3))[:, :, ::stride, ::stride]
+def _offsets(kernel_h, kernel_w, stride, out_h, out_w):
+    """For each kernel offset (i, j): the slices of the padded input that it meets, one per output."""
+    for i in range(kernel_h):
+        for j in range(kernel_w):
+            yield i, j, slice(i, i + stride * out_h, stride), slice(j, j + stride * out_w, stride)
 
 
 class Conv2D(Layer):
     """2-D convolution (really cross-correlation, as in every framework) by im2col and one matmul.
 
-    kernel: (filters, channels, kh, kw). Forward gathers every input window into a row of
-    ``columns`` (N*out_h*out_w, channels*kh*kw), so the convolution is columns @ kernel.T.
-    Backward is the same product transposed; the window gradients are added back onto the
-    input one kernel offset at a time (kh*kw slices, no loop over pixels).
+    kernel: (filters, channels, kh, kw). Forward copies every input window into a row of
+    ``columns`` (one row per output position, kh*kw*channels values), so the convolution is one
+    product columns @ kernel_matrix.T. Backward is that product transposed; the window gradients
+    are added back onto the input one kernel offset at a time (kh*kw slices, no loop over pixels).
+    Inside, images are channels-last (NHWC): each window's channels are then contiguous in memory,
+    which makes both copies fast.
     """
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
@@ -311,19 +372,26 @@ class Conv2D(Layer):
         out_w = (width + left + right - kw) // self.strides + 1
         return (self.filters, out_h, out_w)
 
+    def _kernel_matrix(self):
+        """The kernel as (filters, kh*kw*channels), in the columns' order."""
+        return self.params["kernel"].transpose(0, 2, 3, 1).reshape(self.filters, -1)
+
     def forward(self, x, training=False):
         n, channels, height, width = x.shape
         (top, bottom), (left, right) = self._pads(height, width)
-        padded = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right))) if top + bottom + left + right else x
-        windows = _windows(padded, self.kernel_size, self.strides)
-        out_h, out_w = windows.shape[2:4]
-        self.columns = windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * out_h * out_w, -1)
+        padded = np.zeros((n, height + top + bottom, width + left + right, channels), x.dtype)
+        padded[:, top:top + height, left:left + width] = x.transpose(0, 2, 3, 1)
+        _, out_h, out_w = self.output_shape(x.shape[1:])
+        kh, kw = self.kernel_size
+        columns = np.empty((n, out_h, out_w, kh, kw, channels), x.dtype)
+        for i, j, rows, cols in _offsets(kh, kw, self.strides, out_h, out_w):
+            columns[:, :, :, i, j] = padded[:, rows, cols]
+        self.columns = columns.reshape(n * out_h * out_w, -1)
         self.padded_shape, self.pads, self.x_shape = padded.shape, (top, left), x.shape
-        kernel_matrix = self.params["kernel"].reshape(self.filters, -1)
-        y = self.columns @ kernel_matrix.T
+        y = self.columns @ self._kernel_matrix().T
         if self.use_bias:
             y += self.params["bias"]
-        y = y.reshape(n, out_h, out_w, self.filters).transpose(0, 3, 1, 2)
+        y = np.ascontiguousarray(y.reshape(n, out_h, out_w, self.filters).transpose(0, 3, 1, 2))
         return self.activation.forward(y, training) if self.activation else y
 
     def backward(self, dy):
@@ -331,21 +399,21 @@ class Conv2D(Layer):
             dy = self.activation.backward(dy)
         n, _, out_h, out_w = dy.shape
         dy_rows = dy.transpose(0, 2, 3, 1).reshape(-1, self.filters)
-        kernel_matrix = self.params["kernel"].reshape(self.filters, -1)
-        self.grads["kernel"][...] = (dy_rows.T @ self.columns).reshape(self.params["kernel"].shape)
-        if self.use_bias:
-            np.sum(dy_rows, axis=0, out=self.grads["bias"])
         kh, kw = self.kernel_size
         channels = self.x_shape[1]
-        dcolumns = (dy_rows @ kernel_matrix).reshape(n, out_h, out_w, channels, kh, kw)
+        dkernel = (dy_rows.T @ self.columns).reshape(self.filters, kh, kw, channels)
+        self.grads["kernel"][...] = dkernel.transpose(0, 3, 1, 2)
+        if self.use_bias:
+            np.sum(dy_rows, axis=0, out=self.grads["bias"])
+        if not self.input_gradient:
+            return None
+        dcolumns = (dy_rows @ self._kernel_matrix()).reshape(n, out_h, out_w, kh, kw, channels)
         dpadded = np.zeros(self.padded_shape, dy.dtype)
-        stride = self.strides
-        for i in range(kh):
-            for j in range(kw):
-                dpadded[:, :, i:i + stride * out_h:stride, j:j + stride * out_w:stride] += (
-                    dcolumns[:, :, :, :, i, j].transpose(0, 3, 1, 2))
+        for i, j, rows, cols in _offsets(kh, kw, self.strides, out_h, out_w):
+            dpadded[:, rows, cols] += dcolumns[:, :, :, i, j]
         top, left = self.pads
-        return dpadded[:, :, top:top + self.x_shape[2], left:left + self.x_shape[3]]
+        dx = dpadded[:, top:top + self.x_shape[2], left:left + self.x_shape[3]]
+        return np.ascontiguousarray(dx.transpose(0, 3, 1, 2))
 
     def config(self):
         return {
@@ -360,7 +428,12 @@ class Conv2D(Layer):
 
 
 class MaxPool2D(Layer):
-    """The largest value in each window; the gradient flows back to that one position."""
+    """The largest value in each window; the gradient flows back to that one position.
+
+    The windows are never gathered: for each offset (i, j) inside the window, the strided view of
+    the input at that offset is compared with the running maximum, so a 2x2 pool is four
+    element-wise maxima. Ties go to the first offset, as with argmax.
+    """
 
     def __init__(self, pool_size=2, strides=None, padding="valid", name=None):
         super().__init__(name)
@@ -388,30 +461,30 @@ class MaxPool2D(Layer):
         (top, bottom), (left, right) = self._pads(height, width)
         if top + bottom + left + right:
             x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=-np.inf)
-        size = self.pool_size
-        windows = _windows(x, (size, size), self.strides)
-        out_h, out_w = windows.shape[2:4]
-        flat = windows.reshape(n, channels, out_h, out_w, size * size)
-        self.argmax = flat.argmax(axis=-1)
-        self.padded_shape, self.pads, self.x_shape = x.shape, (top, left), (n, channels, height, width)
-        return np.take_along_axis(flat, self.argmax[..., None], axis=-1)[..., 0]
+        _, out_h, out_w = self.output_shape((channels, height, width))
+        offsets = list(_offsets(self.pool_size, self.pool_size, self.strides, out_h, out_w))
+        y = x[:, :, offsets[0][2], offsets[0][3]].copy()
+        for _, _, rows, cols in offsets[1:]:
+            np.maximum(y, x[:, :, rows, cols], out=y)
+        self.x, self.y, self.offsets = x, y, offsets
+        self.pads, self.x_shape = (top, left), (n, channels, height, width)
+        return y
 
     def backward(self, dy):
-        _, _, out_h, out_w = dy.shape
-        dpadded = np.zeros(self.padded_shape, dy.dtype)
-        size, stride = self.pool_size, self.strides
-        for i in range(size):
-            for j in range(size):
-                winner = self.argmax == i * size + j
-                dpadded[:, :, i:i + stride * out_h:stride, j:j + stride * out_w:stride] += dy * winner
+        dx = np.zeros(self.x.shape, dy.dtype)
+        taken = np.zeros(self.y.shape, bool)
+        for _, _, rows, cols in self.offsets:
+            winner = (self.x[:, :, rows, cols] == self.y) & ~taken
+            taken |= winner
+            dx[:, :, rows, cols] += dy * winner
         top, left = self.pads
-        return dpadded[:, :, top:top + self.x_shape[2], left:left + self.x_shape[3]]
+        return dx[:, :, top:top + self.x_shape[2], left:left + self.x_shape[3]]
 
     def config(self):
         return {"pool_size": self.pool_size, "strides": self.strides, "padding": self.padding}
 
 
-LAYERS = {cls.__name__: cls for cls in (Dense, Flatten, Dropout, Conv2D, MaxPool2D,
+LAYERS = {cls.__name__: cls for cls in (Dense, Flatten, Dropout, Conv2D, MaxPool2D, BatchNormalization,
                                         ReLU, Sigmoid, Tanh, Softmax, PReLU)}
 
 

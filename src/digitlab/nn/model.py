@@ -192,13 +192,14 @@ class Sequential:
     # ------------------------------------------------------------------ weights and description
 
     def get_weights(self):
+        """Every saved array by "layer.key": the parameters and the buffers (running statistics)."""
         return {f"{layer.name}.{key}": to_numpy(value).copy()
-                for layer in self.layers for key, value in layer.params.items()}
+                for layer in self.layers for key, value in {**layer.params, **layer.buffers}.items()}
 
     def set_weights(self, weights):
         for layer in self.layers:
-            for key in layer.params:
-                layer.params[key][...] = to_device(weights[f"{layer.name}.{key}"])
+            for key, value in {**layer.params, **layer.buffers}.items():
+                value[...] = to_device(weights[f"{layer.name}.{key}"])
 
     def count_params(self):
         return sum(int(value.size) for layer in self.layers for value in layer.params.values())

@@ -73,7 +73,8 @@ def load_model(path):
         model.build()
     except (KeyError, TypeError, ValueError) as error:
         raise ModelFileError(f"{path}: its architecture cannot be built ({error})") from None
-    expected = {f"{layer.name}.{key}": value for layer in model.layers for key, value in layer.params.items()}
+    expected = {f"{layer.name}.{key}": value for layer in model.layers
+                for key, value in {**layer.params, **layer.buffers}.items()}
     if set(expected) != set(tensors):
         missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
         raise ModelFileError(f"{path}: tensors do not match the architecture "
