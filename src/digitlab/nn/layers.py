@@ -7,6 +7,7 @@ and returns dLoss/dx. Layers learn their input shape from the first input they s
 """
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from digitlab.nn import initializers
 from digitlab.nn.backend import to_device
@@ -316,6 +317,17 @@ def _same_padding(size, kernel, stride):
     return total // 2, total - total // 2
 
 
+def _im2col(padded, kernel_h, kernel_w, stride=1):
+    """Every window of a channels-last batch as one row: (N*out_h*out_w, kh*kw*channels).
+
+    The windows are a strided view (no copy) whose (kw, channels) runs are contiguous in
+    memory; the one reshape at the end copies them into rows.
+    """
+    windows = sliding_window_view(padded, (kernel_h, kernel_w), axis=(1, 2))[:, ::stride, ::stride]
+    n, out_h, out_w = windows.shape[:3]
+    return windows.transpose(0, 1, 2, 4, 5, 3).reshape(n * out_h * out_w, -1)
+
+
 def _offsets(kernel_h, kernel_w, stride, out_h, out_w):
     """For each kernel offset (i, j): the slices of the padded input that it meets, one per output."""
     for i in range(kernel_h):
@@ -330,8 +342,7 @@ class Conv2D(Layer):
     ``columns`` (one row per output position, kh*kw*channels values), so the convolution is one
     product columns @ kernel_matrix.T. Backward is that product transposed; the window gradients
     are added back onto the input one kernel offset at a time (kh*kw slices, no loop over pixels).
-    Inside, images are channels-last (NHWC): each window's channels are then contiguous in memory,
-    which makes both copies fast.
+    Inside, images are channels-last (NHWC), so each window's channels are contiguous in memory.
     """
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
@@ -382,11 +393,7 @@ class Conv2D(Layer):
         padded = np.zeros((n, height + top + bottom, width + left + right, channels), x.dtype)
         padded[:, top:top + height, left:left + width] = x.transpose(0, 2, 3, 1)
         _, out_h, out_w = self.output_shape(x.shape[1:])
-        kh, kw = self.kernel_size
-        columns = np.empty((n, out_h, out_w, kh, kw, channels), x.dtype)
-        for i, j, rows, cols in _offsets(kh, kw, self.strides, out_h, out_w):
-            columns[:, :, :, i, j] = padded[:, rows, cols]
-        self.columns = columns.reshape(n * out_h * out_w, -1)
+        self.columns = _im2col(padded, *self.kernel_size, self.strides)
         self.padded_shape, self.pads, self.x_shape = padded.shape, (top, left), x.shape
         y = self.columns @ self._kernel_matrix().T
         if self.use_bias:

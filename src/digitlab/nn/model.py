@@ -115,11 +115,13 @@ class Sequential:
         return loss, _correct(outputs, y)
 
     def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, callbacks=(), seed=None,
-            shuffle=True, steps_per_epoch=None, with_replacement=False, initial_epoch=0, max_steps=None):
+            shuffle=True, steps_per_epoch=None, with_replacement=False, initial_epoch=0, max_steps=None,
+            augment=None):
         """Train for ``epochs`` passes over (x, y), and return the History.
 
         Step-based training, as some tutorials do it: an "epoch" is ``steps_per_epoch`` batches
         (drawn at random ``with_replacement`` if asked) and training ends after ``max_steps``.
+        ``augment(images, rng)`` transforms each training batch (shifts, rotations...) on the way in.
         """
         if self.optimizer is None:
             raise ValueError("compile the model before fit: model.compile(optimizer, loss)")
@@ -144,7 +146,8 @@ class Sequential:
             loss_sum = correct = seen = 0
             for batch, index in enumerate(batches):
                 labels = to_device(np.asarray(y[index]))
-                loss, batch_correct = self.train_step(self._inputs(x[index]), labels)
+                images = augment(x[index], rng) if augment else x[index]
+                loss, batch_correct = self.train_step(self._inputs(images), labels)
                 loss_sum, correct, seen = loss_sum + loss * len(labels), correct + batch_correct, seen + len(labels)
                 logs = {"loss": loss_sum / seen, "accuracy": correct / seen, "batch_loss": loss}
                 for callback in callbacks:
