@@ -19,3 +19,11 @@ class ModelFileError(DigitlabError):
 
 class ConfigError(DigitlabError):
     """An unknown recipe, a bad hyper-parameter or an argument out of range."""
+
+
+class ImageError(DigitlabError):
+    """An image file that cannot be read: missing, not an image, truncated, or too large."""
+
+
+class NoDigitError(ImageError):
+    """An image that was read but holds no ink to recognise."""

@@ -1,0 +1,315 @@
+"""Any picture of a handwritten digit -> a 28x28 float32 array as MNIST's digits are drawn.
+
+MNIST's convention: white ink (1.0) on black (0.0), grey anti-aliased edges, the digit fitted in a
+20x20 box keeping its aspect ratio, and centred by its centre of mass in 28x28. A photo of a digit
+on paper is dark ink on light, unevenly lit, noisy, anywhere in a larger frame. The pipeline:
+
+1. read: EXIF orientation, grey, transparency as paper, shrunk to at most 800 pixels (``images``);
+2. ink: which way round the ink is (darker or lighter than the paper), the paper's own brightness
+   divided out (uneven lighting and shadows), Otsu's threshold for what is ink;
+3. clean: connected pieces of ink; specks much smaller than the largest piece and a page border or
+   table edge along the picture's edge are dropped;
+4. fit: crop to the ink, keep its grey levels, thicken pen strokes thinner than MNIST's, fit the
+   longer side to 20 pixels (area averaging), and centre the centre of mass at MNIST's (14, 14).
+
+    from digitlab.preprocess import preprocess
+    x = preprocess("my_digit.jpg")        # (28, 28) float32, ready for model.predict(x[None])
+
+``split_digits`` does steps 1-3 once for a picture of several digits in a row, groups the pieces
+into digits (pieces above one another, like a 5's flag, belong together) and fits each, left to
+right. Errors are ``digitlab.errors.ImageError``; a picture without ink is a ``NoDigitError``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from digitlab.components import Components, connected_components
+from digitlab.errors import NoDigitError
+from digitlab.images import MAX_PIXELS, WORK_SIDE, describe, read_grey
+
+BOX = 20                    # MNIST fits each digit in a 20x20 box ...
+SIZE = 28                   # ... inside 28x28 ...
+CENTRE = 14.0               # ... with the centre of mass at row 14, column 14 (measured on MNIST)
+MIN_CONTRAST = 0.12         # ink must differ from the paper by this much (of black to white)
+SPECK = 0.04                # pieces under this fraction of the largest piece's area are noise
+EDGE_CONTACT = 0.08         # a piece along this fraction of the picture's rim is a page edge
+STROKE_RATIO = 0.093        # MNIST's median stroke width over the digit's longer side
+THIN = 0.7                  # strokes under THIN * STROKE_RATIO are thickened to STROKE_RATIO
+WORK_BOX = 4 * BOX          # strokes are measured and thickened at 4x the final scale
+
+
+@dataclass
+class Ink:
+    """A picture's ink: ``ink`` (H, W) float32, 0 paper .. 1 full ink; ``pieces`` the connected
+    pieces of ink; ``keep`` the indices of those that are the digit(s) (not specks, not edges)."""
+
+    ink: np.ndarray
+    pieces: Components
+    keep: np.ndarray
+    dark_ink: bool          # the ink was darker than the paper (and so was inverted)
+
+
+def preprocess(source, *, max_pixels: int = MAX_PIXELS, thicken: bool = True) -> np.ndarray:
+    """A picture of one digit (path, bytes, file, PIL image or array) -> (28, 28) float32 in [0, 1]."""
+    found = find_ink(read_grey(source, max_pixels), describe(source))
+    return fit_digit(_digit_ink(found, found.keep), thicken=thicken)
+
+
+def preprocess_many(sources, **options) -> np.ndarray:
+    """(N, 28, 28) float32 for a list of pictures (any error stops it: see digitlab.predict)."""
+    return np.stack([preprocess(source, **options) for source in sources])
+
+
+def split_digits(source, *, max_pixels: int = MAX_PIXELS, thicken: bool = True):
+    """A picture of several digits in a row -> [(28x28 array, (top, bottom, left, right)), ...]
+    left to right, the box in the picture as read (upright, at most 800 pixels on a side)."""
+    found = find_ink(read_grey(source, max_pixels), describe(source))
+    digits = []
+    for group in group_columns(found.pieces, found.keep):
+        digits.append((fit_digit(_digit_ink(found, group), thicken=thicken), found.pieces.box(group)))
+    return digits
+
+
+# ----------------------------------------------------------------------------- 2. ink
+
+
+def find_ink(grey: np.ndarray, name: str = "the image") -> Ink:
+    """Where the ink is in a grey picture, and how strong; raises NoDigitError if there is none."""
+    grey = np.asarray(grey, np.float32)
+    dark_ink = ink_is_dark(grey)
+    bright = 1 - grey if dark_ink else grey                # ink bright on a dark background now
+    paper = _background(bright)
+    raw = np.clip((bright - paper) / np.maximum(1 - paper, 0.05), 0, 1)
+    raw = _smooth(raw, max(raw.shape) // 250)               # sensor noise, at photo sizes
+    level = float(np.median(raw))
+    noise = 1.4826 * float(np.median(np.abs(raw - level)))
+    threshold = max(otsu(raw), level + 4 * noise)           # never a cut through the paper's noise
+    mask = raw > threshold
+    if not mask.any() or mask.all():
+        raise NoDigitError(f"{name}: no digit found (the picture is blank)")
+    ink_level, paper_level = np.median(raw[mask]), np.median(raw[~mask])
+    if ink_level - paper_level < MIN_CONTRAST:
+        raise NoDigitError(f"{name}: no digit found (nothing stands out from the paper)")
+    pieces = connected_components(mask)
+    keep = choose_pieces(pieces)
+    if len(keep) == 0:
+        raise NoDigitError(f"{name}: no digit found (only specks of ink)")
+    strong = np.percentile(raw[mask], 75)
+    ink = np.clip((raw - paper_level) / max(strong - paper_level, 1e-3), 0, 1).astype(np.float32)
+    return Ink(ink, pieces, keep, bool(dark_ink))
+
+
+def ink_is_dark(grey: np.ndarray) -> bool:
+    """Whether the ink is darker than the paper. The paper is most of the picture: a smooth surface
+    (a quadratic, fitted robustly to the cells' medians, so ink and a table edge are left out) is
+    taken off, and the side that holds more of what stands out beyond the noise is the ink's."""
+    level = grey - _paper_surface(grey)
+    noise = 1.4826 * float(np.median(np.abs(level - np.median(level)))) + 1e-3
+    dark = np.maximum(-level - 3 * noise, 0).sum()
+    bright = np.maximum(level - 3 * noise, 0).sum()
+    return bool(dark > bright)
+
+
+def _paper_surface(grey, cells=24):
+    """A quadratic in x and y fitted to the cells' medians, refitted without outlying cells."""
+    height, width = grey.shape
+    if max(height, width) < 48:
+        return np.float32(np.median(grey))
+    blocks = _cell_medians(grey, cells)
+    rows, cols = np.mgrid[0:blocks.shape[0], 0:blocks.shape[1]]
+    y, x = rows.ravel() / max(blocks.shape[0] - 1, 1), cols.ravel() / max(blocks.shape[1] - 1, 1)
+    terms = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], 1)
+    values, use = blocks.ravel(), np.ones(len(x), bool)
+    for _ in range(3):
+        coefficients = np.linalg.lstsq(terms[use], values[use], rcond=None)[0]
+        residual = values - terms @ coefficients
+        spread = 1.4826 * np.median(np.abs(residual[use])) + 1e-3
+        keep = np.abs(residual) < 2.5 * spread
+        if keep.sum() < 12:
+            break
+        use = keep
+    # the cells' centres sit at (i + 0.5) * cell: map pixel coordinates onto the cells' scale
+    cell = int(np.ceil(max(height, width) / cells))
+    px = ((np.arange(width) + 0.5) / cell - 0.5) / max(blocks.shape[1] - 1, 1)
+    py = ((np.arange(height) + 0.5) / cell - 0.5) / max(blocks.shape[0] - 1, 1)
+    c = coefficients
+    return (c[0] + c[1] * px[None] + c[2] * py[:, None] + c[3] * px[None] ** 2
+            + c[4] * px[None] * py[:, None] + c[5] * py[:, None] ** 2).astype(np.float32)
+
+
+def _cell_medians(grey, cells):
+    """The median of each square cell, cells of 1/``cells`` of the longer side (edges repeated)."""
+    height, width = grey.shape
+    cell = int(np.ceil(max(height, width) / cells))
+    rows, cols = -(-height // cell), -(-width // cell)
+    padded = np.pad(grey, ((0, rows * cell - height), (0, cols * cell - width)), mode="edge")
+    return np.median(padded.reshape(rows, cell, cols, cell), axis=(1, 3))
+
+
+def _background(bright, cells=24):
+    """The paper under bright ink: the median of each cell of 1/24 of the picture, then an opening
+    across 5x5 cells (the minimum, then the maximum, so that strokes wider than a cell vanish
+    too), blurred, and stretched back to the picture's size. Under 48 pixels: one level."""
+    height, width = bright.shape
+    if max(height, width) < 48:
+        return np.full_like(bright, np.median(bright))
+    blocks = _filter(_filter(_cell_medians(bright, cells), np.min, 5), np.max, 5)
+    blocks = _filter(blocks, np.mean, 3)
+    small = Image.fromarray(blocks.astype(np.float32), "F")
+    return np.asarray(small.resize((width, height), Image.Resampling.BILINEAR), np.float32)
+
+
+def _smooth(image, radius):
+    """A box blur of the given radius (none for 0), edges repeated."""
+    if radius < 1:
+        return image
+    size = 2 * radius + 1
+    padded = np.pad(image, radius, mode="edge")
+    summed = np.cumsum(np.cumsum(np.pad(padded, ((1, 0), (1, 0))), axis=0), axis=1)
+    total = summed[size:, size:] - summed[:-size, size:] - summed[size:, :-size] + summed[:-size, :-size]
+    return (total / size ** 2).astype(np.float32)
+
+
+def _filter(image, reduce, size):
+    """``reduce`` over each pixel's size x size neighbourhood (edges repeated)."""
+    pad = size // 2
+    padded = np.pad(image, pad, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (size, size))
+    return reduce(windows, axis=(2, 3))
+
+
+def otsu(values: np.ndarray, bins: int = 256) -> float:
+    """Otsu's threshold on values in [0, 1]: the cut that best separates two classes."""
+    counts, edges = np.histogram(values, bins=bins, range=(0.0, 1.0))
+    counts = counts.astype(np.float64)
+    centres = (edges[:-1] + edges[1:]) / 2
+    weight_low = np.cumsum(counts)
+    weight_high = weight_low[-1] - weight_low
+    sum_low = np.cumsum(counts * centres)
+    mean_low = sum_low / np.maximum(weight_low, 1)
+    mean_high = (sum_low[-1] - sum_low) / np.maximum(weight_high, 1)
+    between = weight_low * weight_high * (mean_low - mean_high) ** 2
+    return float(edges[int(np.argmax(between)) + 1])
+
+
+# ----------------------------------------------------------------------------- 3. clean
+
+
+def choose_pieces(pieces: Components) -> np.ndarray:
+    """The indices of the pieces that make the digit(s): no page edge, no specks."""
+    if pieces.count == 0:
+        return np.zeros(0, int)
+    height, width = pieces.labels.shape
+    rim = 2 * (height + width)
+    edge = pieces.edge_pixels >= EDGE_CONTACT * rim
+    candidates = np.flatnonzero(~edge)
+    if len(candidates) == 0 or pieces.area[candidates].max() < SPECK * pieces.area.max() * 0.25:
+        candidates = np.arange(pieces.count)        # nothing else: the digit itself fills the frame
+    largest = pieces.area[candidates].max()
+    return candidates[pieces.area[candidates] >= SPECK * largest]
+
+
+def group_columns(pieces: Components, keep) -> list[np.ndarray]:
+    """Pieces grouped into digits, left to right: pieces whose columns overlap by at least a third
+    of the narrower one (a 5's flag over its body, the two strokes of a 4) are one digit."""
+    keep = sorted(keep, key=lambda i: pieces.left[i])
+    groups: list[list[int]] = []
+    for index in keep:
+        left, right = pieces.left[index], pieces.right[index]
+        for group in groups:
+            g_left = min(pieces.left[i] for i in group)
+            g_right = max(pieces.right[i] for i in group)
+            overlap = min(right, g_right) - max(left, g_left) + 1
+            narrower = min(right - left, g_right - g_left) + 1
+            if overlap >= narrower / 3:
+                group.append(index)
+                break
+        else:
+            groups.append([index])
+    groups.sort(key=lambda group: min(pieces.left[i] for i in group))
+    return [np.array(group) for group in groups]
+
+
+def _digit_ink(found: Ink, keep) -> np.ndarray:
+    """The ink of the chosen pieces (with their soft edges), cropped to them."""
+    top, bottom, left, right = found.pieces.box(keep)
+    height, width = found.ink.shape
+    top, left = max(top - 1, 0), max(left - 1, 0)
+    bottom, right = min(bottom + 2, height), min(right + 2, width)
+    chosen = found.pieces.mask(keep)[top:bottom, left:right]
+    near = _filter(chosen.astype(np.float32), np.max, 3) > 0          # anti-aliased edges too
+    others = (found.pieces.labels[top:bottom, left:right] > 0) & ~chosen
+    return np.where(near & ~others, found.ink[top:bottom, left:right], 0).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- 4. fit
+
+
+def fit_digit(ink: np.ndarray, thicken: bool = True) -> np.ndarray:
+    """A cropped ink image (any size) -> 28x28: longer side 20, centre of mass at (14, 14)."""
+    ink = _crop(np.asarray(ink, np.float32))
+    work = _resize_longer_side(ink, WORK_BOX)
+    if thicken:
+        work = thicken_strokes(work)
+    box = _resize_longer_side(work, BOX)
+    top = box.max()
+    if top <= 0:
+        raise NoDigitError("no digit found (the ink vanished when it was shrunk)")
+    return centre_by_mass(box / top)
+
+
+def _crop(ink):
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if len(rows) == 0:
+        raise NoDigitError("no digit found")
+    return ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+
+
+def _resize_longer_side(image, side):
+    height, width = image.shape
+    scale = side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
+    resized = Image.fromarray(image, "F").resize(size, resample)
+    return np.clip(np.asarray(resized, np.float32), 0, 1)
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """The mean width of the strokes in a boolean image: twice the area over the perimeter."""
+    padded = np.pad(mask, 1)
+    perimeter = (np.count_nonzero(padded[1:] != padded[:-1])
+                 + np.count_nonzero(padded[:, 1:] != padded[:, :-1]))
+    return 2.0 * np.count_nonzero(mask) / perimeter if perimeter else 0.0
+
+
+def thicken_strokes(work: np.ndarray) -> np.ndarray:
+    """Dilate ink whose strokes are much thinner than MNIST's (a ballpoint pen on a big digit)."""
+    width = stroke_width(work > 0.5)
+    target = STROKE_RATIO * max(work.shape)
+    if width <= 0 or width >= THIN * target:
+        return work
+    size = int(round(target - width)) | 1                      # odd, so the ink stays centred
+    padded = np.pad(work, size // 2)
+    return _filter(padded, np.max, size)
+
+
+def centre_by_mass(box: np.ndarray) -> np.ndarray:
+    """Paste a digit of at most 20x20 into 28x28 with its centre of mass at (14, 14)."""
+    height, width = box.shape
+    total = box.sum()
+    rows, cols = np.arange(height), np.arange(width)
+    mass_row = float(box.sum(axis=1) @ rows / total)
+    mass_col = float(box.sum(axis=0) @ cols / total)
+    top = int(np.clip(round(CENTRE - mass_row), 0, SIZE - height))
+    left = int(np.clip(round(CENTRE - mass_col), 0, SIZE - width))
+    out = np.zeros((SIZE, SIZE), np.float32)
+    out[top:top + height, left:left + width] = box
+    return out
+
+
+__all__ = ["preprocess", "preprocess_many", "split_digits", "find_ink", "fit_digit", "otsu",
+           "centre_by_mass", "stroke_width", "WORK_SIDE"]
