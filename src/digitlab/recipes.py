@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
 from digitlab.errors import ConfigError
-from digitlab.nn import (Conv2D, Dense, Dropout, Flatten, MaxPool2D, PReLU, Sequential, initializers,
-                         losses, optimizers)
+from digitlab.nn import (BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPool2D, PReLU, ReLU,
+                         Sequential, initializers, losses, optimizers)
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class Recipe:
     report_every: int | None = None  # ... reporting every so many steps (the tutorial's interval)
     with_replacement: bool = False   # draw each batch at random with replacement
     shuffle: bool = True
+    augment: bool = False            # shift, rotate, scale, slant and thicken each training batch
+    cosine_decay: bool = False       # learning rate from its value down to 0 on a half cosine
     notes: str = ""                  # where the recipe departs from the tutorial, and why
 
     def make_optimizer(self, learning_rate=None):
@@ -104,6 +106,20 @@ def _prelu_mlp():
         Dense(256, kernel_initializer=first, bias_initializer=first), PReLU(0.25),
         Dense(10, activation="softmax", kernel_initializer=second, bias_initializer=second),
     ], input_shape=(784,))
+
+
+def _best_cnn():
+    """digitlab's own: three conv blocks (conv, batch norm, ReLU, 2x2 pool) and a batch-normed fc256."""
+    conv = dict(padding="same", use_bias=False, kernel_initializer="he_normal")
+    return Sequential([
+        Conv2D(32, 5, **conv), BatchNormalization(), ReLU(), MaxPool2D(2),
+        Conv2D(64, 3, **conv), BatchNormalization(), ReLU(), MaxPool2D(2),
+        Conv2D(128, 3, **conv), BatchNormalization(), ReLU(), MaxPool2D(2, padding="same"),
+        Flatten(),
+        Dense(256, use_bias=False, kernel_initializer="he_normal"), BatchNormalization(), ReLU(),
+        Dropout(0.3),
+        Dense(10, activation="softmax"),
+    ], input_shape=(1, 28, 28))
 
 
 _PRELU_NOTES = ("The tutorial's batch size is not shown (875 batches an epoch); 64 is used, 9 epochs as "
@@ -187,6 +203,15 @@ RECIPES = {
             tutorial_result="test accuracy 92.61% after 9 epochs",
             build=_prelu_mlp,
             optimizer="sgd", learning_rate=0.01, batch_size=64, epochs=9, notes=_PRELU_NOTES,
+        ),
+        Recipe(
+            name="best", source="ours",
+            description="3 conv blocks with batch norm, fc256, dropout; augmented digits, Adam with cosine decay, 15 epochs",
+            tutorial_result="(ours) at least 0.995 in at most 15 minutes on a 2-core CPU",
+            build=_best_cnn,
+            optimizer="adam", learning_rate=2e-3, batch_size=128, epochs=15, augment=True,
+            cosine_decay=True,
+            notes="Augmentation also prepares the model for people's own photos (digitlab predict).",
         ),
     ]
 }

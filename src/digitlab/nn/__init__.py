@@ -1,6 +1,6 @@
 """digitlab's neural-network engine: NumPy only, float32, every backward pass written out."""
 
-from digitlab.nn.callbacks import (Callback, EarlyStopping, EpochLog, LearningRateScheduler,
+from digitlab.nn.callbacks import (Callback, CosineDecay, EarlyStopping, EpochLog, LearningRateScheduler,
                                    ModelCheckpoint, ProgressBar, TerminateOnNaN)
 from digitlab.nn.layers import (BatchNormalization, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D, PReLU, ReLU,
                                 Sigmoid, Softmax, Tanh)
@@ -12,7 +12,7 @@ from digitlab.nn.optimizers import SGD, Adam, RMSprop
 from digitlab.nn.serialization import load_model
 
 __all__ = [
-    "Callback", "EarlyStopping", "EpochLog", "LearningRateScheduler", "ModelCheckpoint", "ProgressBar",
+    "Callback", "CosineDecay", "EarlyStopping", "EpochLog", "LearningRateScheduler", "ModelCheckpoint", "ProgressBar",
     "TerminateOnNaN", "BatchNormalization", "Conv2D", "Dense", "Dropout", "Flatten", "Layer", "MaxPool2D", "PReLU", "ReLU",
     "Sigmoid", "Softmax", "Tanh", "BinaryCrossEntropy", "CategoricalCrossEntropy", "MeanSquaredError",
     "SoftmaxCrossEntropy", "History", "Sequential", "SGD", "Adam", "RMSprop", "load_model",

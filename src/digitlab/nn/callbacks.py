@@ -164,3 +164,31 @@ class LearningRateScheduler(Callback):
     def on_epoch_begin(self, epoch, logs=None):
         optimizer = self.model.optimizer
         optimizer.learning_rate = float(self.schedule(epoch, optimizer.learning_rate))
+
+
+class CosineDecay(Callback):
+    """After each step, set the learning rate on a half cosine from its start value down to
+    ``final_fraction`` of it at ``total_steps``, after a linear warm-up of ``warmup_steps``."""
+
+    def __init__(self, total_steps, warmup_steps=0, final_fraction=0.0):
+        self.total_steps = total_steps
+        self.warmup_steps = warmup_steps
+        self.final_fraction = final_fraction
+
+    def on_train_begin(self, logs=None):
+        self.peak = self.model.optimizer.learning_rate
+        self.step = 0
+        self._set()
+
+    def on_batch_end(self, batch, logs=None):
+        self.step += 1
+        self._set()
+
+    def _set(self):
+        if self.step < self.warmup_steps:
+            fraction = (self.step + 1) / self.warmup_steps
+        else:
+            progress = min(1.0, (self.step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps))
+            cosine = 0.5 * (1 + math.cos(math.pi * progress))
+            fraction = self.final_fraction + (1 - self.final_fraction) * cosine
+        self.model.optimizer.learning_rate = self.peak * fraction
