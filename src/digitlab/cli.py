@@ -77,3 +77,37 @@ def evaluate(model_path):
 
     report = evaluate_model(model_path)
     click.echo(f"test accuracy {report.accuracy:.4f} on {report.count:,} images")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--model", "model_path", type=click.Path(dir_okay=False),
+              help="a model.safetensors to read with [default: the model that ships with digitlab]")
+@click.option("--top", type=click.IntRange(1, 10), default=3, help="how many guesses to show for each digit")
+@click.option("--json", "as_json", is_flag=True, help="print the results as JSON on stdout")
+@click.option("--plot", type=click.Path(dir_okay=False),
+              help="also draw each picture, the 28x28 the network saw and its probabilities to this PNG")
+@click.option("--number", is_flag=True, help="each picture holds several digits in a row: read them as one number")
+def predict(files, model_path, top, as_json, plot, number):
+    """Read the handwritten digit in each picture: a photo, a scan or a drawing.
+
+    Prints each file's digit, its probability and the next best guesses. A file that cannot be
+    read gets one line on stderr, the others are still read, and the exit status is then 1.
+    """
+    import json
+
+    from digitlab.predict import get_model, plot_predictions, predict_files, read_numbers
+
+    model = get_model(model_path)
+    results = (read_numbers if number else predict_files)(files, model, top)
+    for result in results:
+        if not result.ok:
+            click.echo(result.summary(), err=True)
+        elif not as_json:
+            click.echo(result.summary())
+    if as_json:
+        click.echo(json.dumps([result.to_dict() for result in results], indent=2))
+    if plot:
+        click.echo(f"figure: {plot_predictions(results, files, plot)}", err=as_json)
+    if not all(result.ok for result in results):
+        sys.exit(1)
