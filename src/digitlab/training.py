@@ -1,7 +1,8 @@
 """A training run: a recipe trained on MNIST, tested, and written to its own run folder.
 
 ``train_run("keras-mlp")`` is what ``digitlab train`` does: it returns a RunResult and leaves
-``runs/<recipe>-<time>/`` holding model.safetensors, history.json and config.json.
+``runs/<recipe>-<time>/`` holding model.safetensors, history.json, config.json, the figures as PNG
+and report.html.
 """
 
 import platform
@@ -15,9 +16,11 @@ import numpy as np
 import digitlab
 from digitlab.data import load_data
 from digitlab.errors import ConfigError
+from digitlab.evaluation import evaluate
 from digitlab.files import write_json
 from digitlab.nn import EpochLog, ProgressBar, Sequential, TerminateOnNaN
 from digitlab.recipes import DEFAULT_RECIPE, get_recipe
+from digitlab.report import write_report
 
 DRY_RUN_BATCHES = 2     # --dry-run: a smoke test of the whole pipeline, not a training
 DRY_RUN_TEST_IMAGES = 500
@@ -32,6 +35,7 @@ class RunResult:
     history: dict
     seconds: float
     stopped_early: bool = False
+    report: Path | None = None      # report.html in the run folder
 
 
 def _positive(name, value):
@@ -103,5 +107,8 @@ def train_run(recipe=DEFAULT_RECIPE, *, epochs=None, steps=None, batch_size=None
                metadata={"recipe": config["recipe"], "result": {"test_accuracy": test_accuracy}})
     write_json(run_dir / "history.json", {"epoch": history.epoch, **history.history})
     write_json(run_dir / "config.json", config)
+    report = write_report(run_dir, model, evaluate(model, x_test, y_test),
+                          history={"epoch": history.epoch, **history.history}, config=config,
+                          samples=(x_train[:25], y_train[:25]))
     return RunResult(run_dir, model, test_loss, test_accuracy, history.history, seconds,
-                     stopped_early=stop_on_nan.message is not None)
+                     stopped_early=stop_on_nan.message is not None, report=report)
