@@ -56,6 +56,7 @@ def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, dry_r
     click.echo(f"test accuracy {result.test_accuracy:.4f} (loss {result.test_loss:.4f}, "
                f"trained in {result.seconds:.1f} s)")
     click.echo(f"run folder: {result.run_dir}")
+    click.echo(f"report: {result.report}")
     if result.stopped_early:
         sys.exit(1)
 
@@ -69,14 +70,46 @@ def recipes():
 
 
 @main.command()
-@click.option("--model", "model_path", type=click.Path(dir_okay=False), required=True,
-              help="a model.safetensors written by `digitlab train`")
-def evaluate(model_path):
-    """Test a saved model on the 10,000 MNIST test images."""
-    from digitlab.evaluation import evaluate_model
+@click.option("--model", "model_path", type=click.Path(dir_okay=False),
+              help="a model.safetensors written by `digitlab train` [default: the newest in ./runs]")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="folder for the figures and report.html [default: the model's folder]")
+def evaluate(model_path, out):
+    """Test a saved model on the 10,000 MNIST test images: scores, confusions, figures, report."""
+    from digitlab.evaluation import latest_model
+    from digitlab.report import evaluate_run
 
-    report = evaluate_model(model_path)
-    click.echo(f"test accuracy {report.accuracy:.4f} on {report.count:,} images")
+    model_path = model_path or latest_model()
+    click.echo(f"model: {model_path}")
+    evaluation, report = evaluate_run(model_path, out)
+    click.echo(f"test accuracy {evaluation.accuracy:.4f} on {evaluation.count:,} images "
+               f"({evaluation.count - evaluation.wrong:,} right, {evaluation.wrong:,} wrong)\n")
+    click.echo(evaluation.per_class_table() + "\n")
+    click.echo(evaluation.confusion_table() + "\n")
+    click.echo(f"figures: {report.parent}")
+    click.echo(f"report: {report}")
+
+
+@main.command()
+@click.argument("figure", type=click.Choice(["samples", "predictions", "mistakes", "filters"]))
+@click.option("--model", "model_path", type=click.Path(dir_okay=False),
+              help="the model to draw from [default: the newest in ./runs; samples need none]")
+@click.option("--n", "count", type=click.IntRange(1, 100),
+              help="how many digits or filters [default: 25 samples, 15 predictions, 15 mistakes, 32 filters]")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="the PNG file to write [default: FIGURE.png beside the model, ./samples.png for samples]")
+def show(figure, model_path, count, out):
+    """Draw one figure to a PNG file and print its path.
+
+    \b
+    samples      training digits with their labels (needs no model)
+    predictions  test digits beside their ten probabilities
+    mistakes     the test digits misread with the most confidence
+    filters      the first layer's weights as images
+    """
+    from digitlab.figures import draw_figure
+
+    click.echo(draw_figure(figure, model_path, out, count))
 
 
 @main.command()
