@@ -136,3 +136,13 @@ def test_evaluate_run_reports_on_the_full_test_set_with_the_runs_history(tmp_pat
     assert "of 10,000 test digits right" in html and "Only one epoch was trained" in html
     history = json.loads((result.run_dir / "history.json").read_text())
     assert np.isclose(history["val_accuracy"][0], result.test_accuracy)
+
+
+def test_the_runs_arguments_may_sit_under_settings(trained):
+    model, evaluation, history, config, _ = trained
+    nested = {key: value for key, value in config.items() if key not in ("seed", "dry_run")}
+    nested["settings"] = {"recipe": "keras-mlp", "seed": 7, "dry_run": True}
+    figures = dict.fromkeys(("curves", "predictions", "confusion", "mistakes", "filters", "samples"))
+    text = " ".join(_Page(render_html("run", model, evaluation, figures, history, nested)).text)
+    assert "This was a dry run" in text and "784-512 ReLU-10 softmax" in text
+    assert "<dt>seed</dt><dd>7</dd>" in render_html("run", model, evaluation, figures, history, nested)

@@ -67,7 +67,11 @@ def _read_json(path):
 
 
 def render_html(title, model, evaluation, figures, history, config):
-    """The report page as a string: every value from data is escaped, every figure a data URI."""
+    """The report page as a string: every value from data is escaped, every figure a data URI.
+
+    ``config`` is a run's config.json; the run's arguments (seed, dry_run...) are read at its top
+    level or under ``settings``."""
+    config = {**(config.get("settings") or {}), **config}
     recipe = config.get("recipe") or {}
     sections = [
         _headline(evaluation, recipe, config),
