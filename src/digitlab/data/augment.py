@@ -31,7 +31,8 @@ class Augmentation:
     scale: tuple = (0.9, 1.1)       # a uniform factor in this range (same on both axes)
     max_shear: float = 0.2          # slant: x moves by shear * y, uniform in [-max_shear, max_shear]
     thicken: float = 0.25           # probability of a 3x3 dilation (thicker strokes) ...
-    thin: float = 0.2               # ... and of a 3x3 erosion (thinner), each blended in by U(0, 1)
+    thin: float = 0.2               # ... and of a 3x3 erosion (thinner), blended in by U(0, 1) ...
+    max_thinning: float = 0.6       # ... times this for the erosion (a full one wipes out a thin 1)
 
     def __call__(self, images, rng: np.random.Generator) -> np.ndarray:
         return augment(images, rng, self)
@@ -76,7 +77,7 @@ def _thickness_amounts(n, rng, settings):
     thicker = choice < settings.thicken
     thinner = (choice >= settings.thicken) & (choice < settings.thicken + settings.thin)
     amount[thicker] = strength[thicker]
-    amount[thinner] = -strength[thinner]
+    amount[thinner] = -settings.max_thinning * strength[thinner]
     return amount
 
 
