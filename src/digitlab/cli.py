@@ -144,3 +144,28 @@ def predict(files, model_path, top, as_json, plot, number):
         click.echo(f"figure: {plot_predictions(results, files, plot)}", err=as_json)
     if not all(result.ok for result in results):
         sys.exit(1)
+
+
+@main.command("export")
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option("--onnx", "onnx_path", required=True, type=click.Path(dir_okay=False), help="the ONNX file to write")
+@click.option("--check/--no-check", default=True,
+              help="run the file in onnxruntime on the 10,000 MNIST test images and compare with digitlab")
+@click.option("--opset", type=click.IntRange(min=13), default=17, help="the ONNX operator set to write")
+def export_command(model_path, onnx_path, check, opset):
+    """Write MODEL (a .safetensors written by digitlab) as an ONNX file; needs `pip install 'digitlab[onnx]'`."""
+    from digitlab.data import load_data
+    from digitlab.export import TOLERANCE, ensure_installed, export_onnx, verify_onnx
+    from digitlab.nn import load_model
+
+    ensure_installed(runtime=check)
+    model = load_model(model_path)
+    click.echo(f"wrote {export_onnx(model, onnx_path, opset)} (opset {opset})")
+    if check:
+        _, (x_test, _) = load_data()
+        difference = verify_onnx(model, onnx_path, x_test)
+        click.echo(f"onnxruntime vs digitlab on {len(x_test):,} test images: "
+                   f"max probability difference {difference:.2e} (tolerance {TOLERANCE:.0e})")
+        if difference > TOLERANCE:
+            click.echo("error: the ONNX file's probabilities differ from digitlab's; please report this", err=True)
+            sys.exit(1)

@@ -27,3 +27,7 @@ class ImageError(DigitlabError):
 
 class NoDigitError(ImageError):
     """An image that was read but holds no ink to recognise."""
+
+
+class ExportError(DigitlabError):
+    """A model that cannot be exported (an unsupported layer), or the export extra is missing."""
