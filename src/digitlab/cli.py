@@ -169,3 +169,22 @@ def export_command(model_path, onnx_path, check, opset):
         if difference > TOLERANCE:
             click.echo("error: the ONNX file's probabilities differ from digitlab's; please report this", err=True)
             sys.exit(1)
+
+
+@main.command()
+@click.option("--download", "name", help="download this dataset into the cache (e.g. fashion-mnist, kmnist)")
+def datasets(name):
+    """List the IDX datasets digitlab can load and whether each is cached; download one.
+
+    The cache is $DIGITLAB_DATA, else $XDG_CACHE_HOME/digitlab, else ~/.cache/digitlab.
+    """
+    from digitlab.data.download import cache_dir, download, list_datasets
+
+    if name:
+        folder = download(name, progress=lambda file, url: click.echo(f"fetching {url}", err=True))
+        click.echo(f"{name}: cached in {folder}")
+        return
+    click.echo(f"{'mnist':<14} bundled      MNIST handwritten digits, shipped with digitlab")
+    for dataset, cached, _ in list_datasets():
+        click.echo(f"{dataset.name:<14} {'cached' if cached else 'not cached':<12} {dataset.description}")
+    click.echo(f"cache: {cache_dir()}")
