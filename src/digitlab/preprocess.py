@@ -69,7 +69,7 @@ def split_digits(source, *, max_pixels: int = MAX_PIXELS, thicken: bool = True):
     left to right, the box in the picture as read (upright, at most 800 pixels on a side)."""
     found = find_ink(read_grey(source, max_pixels), describe(source))
     digits = []
-    for group in group_columns(found.pieces, found.keep):
+    for group in group_columns(found.pieces, mend_strokes(found.pieces, found.keep)):
         digits.append((fit_digit(_digit_ink(found, group), thicken=thicken), found.pieces.box(group)))
     return digits
 
@@ -82,23 +82,22 @@ def find_ink(grey: np.ndarray, name: str = "the image") -> Ink:
     grey = np.asarray(grey, np.float32)
     dark_ink = ink_is_dark(grey)
     bright = 1 - grey if dark_ink else grey                # ink bright on a dark background now
-    paper = _background(bright)
+    paper = _paper_surface(bright)
     raw = np.clip((bright - paper) / np.maximum(1 - paper, 0.05), 0, 1)
     raw = _smooth(raw, max(raw.shape) // 250)               # sensor noise, at photo sizes
-    level = float(np.median(raw))
-    noise = 1.4826 * float(np.median(np.abs(raw - level)))
+    level, noise = float(np.median(_sample(raw))), _spread(raw)
     threshold = max(otsu(raw), level + 4 * noise)           # never a cut through the paper's noise
     mask = raw > threshold
     if not mask.any() or mask.all():
         raise NoDigitError(f"{name}: no digit found (the picture is blank)")
-    ink_level, paper_level = np.median(raw[mask]), np.median(raw[~mask])
+    ink_level, paper_level = np.median(raw[mask]), np.median(_sample(raw)[~_sample(mask)])
     if ink_level - paper_level < MIN_CONTRAST:
         raise NoDigitError(f"{name}: no digit found (nothing stands out from the paper)")
     pieces = connected_components(mask)
     keep = choose_pieces(pieces)
     if len(keep) == 0:
         raise NoDigitError(f"{name}: no digit found (only specks of ink)")
-    strong = np.percentile(raw[mask], 75)
+    strong = np.percentile(raw[pieces.mask(keep)], 75)           # the digit's ink, not an edge's
     ink = np.clip((raw - paper_level) / max(strong - paper_level, 1e-3), 0, 1).astype(np.float32)
     return Ink(ink, pieces, keep, bool(dark_ink))
 
@@ -108,7 +107,7 @@ def ink_is_dark(grey: np.ndarray) -> bool:
     (a quadratic, fitted robustly to the cells' medians, so ink and a table edge are left out) is
     taken off, and the side that holds more of what stands out beyond the noise is the ink's."""
     level = grey - _paper_surface(grey)
-    noise = 1.4826 * float(np.median(np.abs(level - np.median(level)))) + 1e-3
+    noise = _spread(level) + 1e-3
     dark = np.maximum(-level - 3 * noise, 0).sum()
     bright = np.maximum(level - 3 * noise, 0).sum()
     return bool(dark > bright)
@@ -132,35 +131,36 @@ def _paper_surface(grey, cells=24):
         if keep.sum() < 12:
             break
         use = keep
-    # the cells' centres sit at (i + 0.5) * cell: map pixel coordinates onto the cells' scale
-    cell = int(np.ceil(max(height, width) / cells))
-    px = ((np.arange(width) + 0.5) / cell - 0.5) / max(blocks.shape[1] - 1, 1)
-    py = ((np.arange(height) + 0.5) / cell - 0.5) / max(blocks.shape[0] - 1, 1)
+    # cell i's centre is at (i + 0.5) / count of the picture: map pixel centres onto that scale
+    px = ((np.arange(width) + 0.5) / width * blocks.shape[1] - 0.5) / max(blocks.shape[1] - 1, 1)
+    py = ((np.arange(height) + 0.5) / height * blocks.shape[0] - 0.5) / max(blocks.shape[0] - 1, 1)
     c = coefficients
     return (c[0] + c[1] * px[None] + c[2] * py[:, None] + c[3] * px[None] ** 2
             + c[4] * px[None] * py[:, None] + c[5] * py[:, None] ** 2).astype(np.float32)
 
 
-def _cell_medians(grey, cells):
-    """The median of each square cell, cells of 1/``cells`` of the longer side (edges repeated)."""
+def _cell_medians(grey, cells, detail=8):
+    """The median of each cell, about square, ``cells`` of them along the longer side; taken over
+    ``detail`` x ``detail`` area averages of the cell (fast, and as robust to sparse ink)."""
     height, width = grey.shape
-    cell = int(np.ceil(max(height, width) / cells))
-    rows, cols = -(-height // cell), -(-width // cell)
-    padded = np.pad(grey, ((0, rows * cell - height), (0, cols * cell - width)), mode="edge")
-    return np.median(padded.reshape(rows, cell, cols, cell), axis=(1, 3))
+    rows = max(1, round(cells * height / max(height, width)))
+    cols = max(1, round(cells * width / max(height, width)))
+    small = Image.fromarray(grey.astype(np.float32), "F").resize((cols * detail, rows * detail),
+                                                                  Image.Resampling.BOX)
+    blocks = np.asarray(small, np.float32).reshape(rows, detail, cols, detail)
+    return np.median(blocks.transpose(0, 2, 1, 3).reshape(rows, cols, -1), axis=2)
 
 
-def _background(bright, cells=24):
-    """The paper under bright ink: the median of each cell of 1/24 of the picture, then an opening
-    across 5x5 cells (the minimum, then the maximum, so that strokes wider than a cell vanish
-    too), blurred, and stretched back to the picture's size. Under 48 pixels: one level."""
-    height, width = bright.shape
-    if max(height, width) < 48:
-        return np.full_like(bright, np.median(bright))
-    blocks = _filter(_filter(_cell_medians(bright, cells), np.min, 5), np.max, 5)
-    blocks = _filter(blocks, np.mean, 3)
-    small = Image.fromarray(blocks.astype(np.float32), "F")
-    return np.asarray(small.resize((width, height), Image.Resampling.BILINEAR), np.float32)
+def _sample(image, count=40_000):
+    """Every n-th pixel along each axis, about ``count`` of them: enough for a median."""
+    step = max(1, int(np.sqrt(image.size / count)))
+    return image[::step, ::step]
+
+
+def _spread(image):
+    """The noise's standard deviation, robustly: 1.4826 times the median absolute deviation."""
+    values = _sample(image)
+    return 1.4826 * float(np.median(np.abs(values - np.median(values))))
 
 
 def _smooth(image, radius):
@@ -199,39 +199,66 @@ def otsu(values: np.ndarray, bins: int = 256) -> float:
 # ----------------------------------------------------------------------------- 3. clean
 
 
+def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """A boolean image grown by ``radius`` pixels in every direction (a square; rows then columns)."""
+    size = 2 * radius + 1
+    grown = np.pad(mask, radius)
+    grown = np.lib.stride_tricks.sliding_window_view(grown, size, axis=0).any(axis=-1)
+    return np.lib.stride_tricks.sliding_window_view(grown, size, axis=1).any(axis=-1)
+
+
 def choose_pieces(pieces: Components) -> np.ndarray:
-    """The indices of the pieces that make the digit(s): no page edge, no specks."""
+    """The indices of the pieces that make the digit(s): no page edge, no specks.
+
+    A piece along a good part of the picture's rim is a page edge, a table or a shadow, unless
+    nothing else of any size is left (a digit that fills the frame). Of the rest, specks (under
+    4% of the largest piece) go, and so do small pieces cut by the rim (other writing)."""
     if pieces.count == 0:
         return np.zeros(0, int)
     height, width = pieces.labels.shape
-    rim = 2 * (height + width)
-    edge = pieces.edge_pixels >= EDGE_CONTACT * rim
+    edge = pieces.edge_pixels >= EDGE_CONTACT * 2 * (height + width)
     candidates = np.flatnonzero(~edge)
-    if len(candidates) == 0 or pieces.area[candidates].max() < SPECK * pieces.area.max() * 0.25:
+    if edge.any() and len(candidates):
+        biggest = pieces.area[candidates].max()
+        if biggest < 0.02 * pieces.area[edge].max() and biggest < 0.002 * height * width:
+            candidates = np.zeros(0, int)
+    if len(candidates) == 0:
         candidates = np.arange(pieces.count)        # nothing else: the digit itself fills the frame
-    largest = pieces.area[candidates].max()
-    return candidates[pieces.area[candidates] >= SPECK * largest]
+    area = pieces.area[candidates]
+    largest = area.max()
+    cut_by_rim = (pieces.edge_pixels[candidates] > 0) & (area < 0.25 * largest)
+    return candidates[(area >= SPECK * largest) & ~cut_by_rim]
 
 
-def group_columns(pieces: Components, keep) -> list[np.ndarray]:
-    """Pieces grouped into digits, left to right: pieces whose columns overlap by at least a third
-    of the narrower one (a 5's flag over its body, the two strokes of a 4) are one digit."""
-    keep = sorted(keep, key=lambda i: pieces.left[i])
-    groups: list[list[int]] = []
-    for index in keep:
-        left, right = pieces.left[index], pieces.right[index]
+def mend_strokes(pieces: Components, keep) -> list[np.ndarray]:
+    """The kept pieces in clusters that a pen stroke broken by the threshold would join: pieces
+    that come within about one stroke width of each other (up to 1/40 of the picture)."""
+    mask = pieces.mask(keep)
+    radius = int(np.clip(round(stroke_width(mask)), 1, max(1, max(mask.shape) // 40)))
+    grown = connected_components(dilate(mask, radius))
+    pairs = np.unique(np.stack([pieces.labels[mask], grown.labels[mask]]), axis=1)
+    return [pairs[0, pairs[1] == cluster] - 1 for cluster in np.unique(pairs[1])]
+
+
+def group_columns(pieces: Components, clusters) -> list[np.ndarray]:
+    """Clusters of pieces grouped into digits, left to right: clusters whose columns overlap by at
+    least a third of the narrower one (a 5's flag over its body, a 7's bar over its stem) are one
+    digit."""
+    spans = sorted(((int(pieces.left[c].min()), int(pieces.right[c].max()), c) for c in clusters),
+                   key=lambda span: span[0])
+    groups: list[list] = []                         # [left, right, [clusters]]
+    for left, right, cluster in spans:
         for group in groups:
-            g_left = min(pieces.left[i] for i in group)
-            g_right = max(pieces.right[i] for i in group)
-            overlap = min(right, g_right) - max(left, g_left) + 1
-            narrower = min(right - left, g_right - g_left) + 1
+            overlap = min(right, group[1]) - max(left, group[0]) + 1
+            narrower = min(right - left, group[1] - group[0]) + 1
             if overlap >= narrower / 3:
-                group.append(index)
+                group[0], group[1] = min(group[0], left), max(group[1], right)
+                group[2].append(cluster)
                 break
         else:
-            groups.append([index])
-    groups.sort(key=lambda group: min(pieces.left[i] for i in group))
-    return [np.array(group) for group in groups]
+            groups.append([left, right, [cluster]])
+    groups.sort(key=lambda group: group[0])
+    return [np.concatenate(group[2]) for group in groups]
 
 
 def _digit_ink(found: Ink, keep) -> np.ndarray:
@@ -298,17 +325,26 @@ def thicken_strokes(work: np.ndarray) -> np.ndarray:
 
 
 def centre_by_mass(box: np.ndarray) -> np.ndarray:
-    """Paste a digit of at most 20x20 into 28x28 with its centre of mass at (14, 14)."""
+    """Paste a digit of at most 20x20 into 28x28 with its centre of mass at (14, 14), moved by a
+    fraction of a pixel where needed (bilinear), so that a small change in the picture never
+    makes the digit jump by a whole pixel."""
     height, width = box.shape
     total = box.sum()
-    rows, cols = np.arange(height), np.arange(width)
-    mass_row = float(box.sum(axis=1) @ rows / total)
-    mass_col = float(box.sum(axis=0) @ cols / total)
-    top = int(np.clip(round(CENTRE - mass_row), 0, SIZE - height))
-    left = int(np.clip(round(CENTRE - mass_col), 0, SIZE - width))
+    mass_row = float(box.sum(axis=1) @ np.arange(height) / total)
+    mass_col = float(box.sum(axis=0) @ np.arange(width) / total)
+    top = float(np.clip(CENTRE - mass_row, 0, SIZE - 1 - height))
+    left = float(np.clip(CENTRE - mass_col, 0, SIZE - 1 - width))
+    row, col = int(top), int(left)
+    down, right = top - row, left - col
+    padded = np.zeros((height + 1, width + 1), np.float32)
+    padded[:height, :width] = box
+    moved = ((1 - down) * (1 - right) * padded
+             + down * (1 - right) * np.roll(padded, 1, axis=0)
+             + (1 - down) * right * np.roll(padded, 1, axis=1)
+             + down * right * np.roll(np.roll(padded, 1, axis=0), 1, axis=1))
     out = np.zeros((SIZE, SIZE), np.float32)
-    out[top:top + height, left:left + width] = box
-    return out
+    out[row:row + height + 1, col:col + width + 1] = moved
+    return out / out.max()
 
 
 __all__ = ["preprocess", "preprocess_many", "split_digits", "find_ink", "fit_digit", "otsu",

@@ -29,7 +29,23 @@ def camera_photos(count: int = 200, seed: int = 0, start: int = 0):
 
 def render_photo(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     """One 28x28 uint8 MNIST digit (white on black) as the JPEG bytes of a photo of paper."""
-    ink = _pen(digit, rng)
+    return _photograph(_pen(digit, rng), rng)
+
+
+def render_row(digits, rng: np.random.Generator) -> bytes:
+    """Several 28x28 MNIST digits written in a row (a year, a house number) as one photo."""
+    scale = rng.uniform(5, 8)
+    thin = rng.random() < 0.4
+    inks = [_pen(digit, rng, scale, thin) for digit in digits]
+    height = inks[0].shape[0]
+    gaps = [np.zeros((height, int(height * rng.uniform(-0.15, 0.1)) + height // 4), np.float32)
+            for _ in inks]
+    row = np.concatenate([part for ink, gap in zip(inks, gaps) for part in (ink, gap)][:-1], axis=1)
+    return _photograph(row, rng)
+
+
+def _photograph(ink, rng):
+    """Ink (H, W, 0..1) on paper somewhere in a larger frame, lit, blurred, noisy, as a JPEG."""
     height, width = ink.shape
     canvas_h = int(height * rng.uniform(1.5, 2.6))
     canvas_w = int(width * rng.uniform(1.5, 2.6))
@@ -42,41 +58,51 @@ def render_photo(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     light = _lighting(canvas_h, canvas_w, rng)
     paper = np.float32(rng.uniform(0.8, 1.0))
     pen = rng.uniform(0.05, 0.3) * (np.array([0.8, 0.9, 2.5]) if rng.random() < 0.3 else np.ones(3))
-    reflect = paper * (1 - page[..., None] * (1 - np.clip(pen, 0, 1)[None, None, :]))
+    absorb = (1 - np.clip(pen, 0, 1)).astype(np.float32)
+    reflect = paper * (1 - page[..., None] * absorb[None, None, :])
     reflect = _specks(reflect, rng)
     if rng.random() < 0.2:
         reflect = _table_edge(reflect, rng)
-    photo = light[..., None] * reflect
-    picture = Image.fromarray(np.clip(photo * 255, 0, 255).astype(np.uint8), "RGB")
+    photo = (light * 255)[..., None] * reflect
+    picture = Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8), "RGB")
     picture = picture.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 2.0)))
-    noisy = np.asarray(picture, np.float32) + rng.normal(0, rng.uniform(2, 10), (canvas_h, canvas_w, 1))
+    noise = rng.standard_normal((canvas_h, canvas_w, 1), dtype=np.float32) * np.float32(rng.uniform(2, 10))
+    noisy = np.asarray(picture, np.float32) + noise
     picture = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8), "RGB")
     buffer = io.BytesIO()
     picture.save(buffer, "JPEG", quality=int(rng.integers(30, 91)))
     return buffer.getvalue()
 
 
-def _pen(digit, rng):
+def _pen(digit, rng, scale=None, thin=None):
     """The digit enlarged 5-10 times, sometimes drawn with a thinner pen than MNIST's."""
-    scale = rng.uniform(5, 10)
+    scale = rng.uniform(5, 10) if scale is None else scale
     size = int(28 * scale)
-    big = Image.fromarray(digit).resize((size, size), Image.Resampling.BICUBIC)
+    big = Image.fromarray(np.asarray(digit, np.uint8)).resize((size, size), Image.Resampling.BICUBIC)
     ink = np.asarray(big, np.float32) / 255
-    if rng.random() < 0.4:                       # a thinner pen: keep only the strokes' cores
+    if rng.random() < 0.4 if thin is None else thin:     # a thinner pen: keep the strokes' cores
         cut = rng.uniform(0.3, 0.7)
         ink = np.clip((ink - cut) / (1 - cut), 0, 1)
     return np.clip(ink * 1.2, 0, 1)
 
 
 def _lighting(height, width, rng):
-    """Light falling off across the page (a gradient in a random direction) and a vignette."""
-    rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
+    """Light falling off across the page (a gradient in a random direction), a vignette, and
+    sometimes a soft shadow across part of the page."""
+    rows, cols = np.ogrid[0:height, 0:width]
+    rows, cols = rows.astype(np.float32), cols.astype(np.float32)
     angle = rng.uniform(0, 2 * np.pi)
     along = (np.cos(angle) * cols / width + np.sin(angle) * rows / height)
     along = (along - along.min()) / max(float(np.ptp(along)), 1e-6)
     light = 1 - rng.uniform(0.1, 0.55) * along
     radius = ((rows / height - 0.5) ** 2 + (cols / width - 0.5) ** 2)
     light *= 1 - rng.uniform(0, 0.5) * radius
+    if rng.random() < 0.3:                          # the soft shadow of a hand or a phone
+        angle = rng.uniform(0, 2 * np.pi)
+        across = (np.cos(angle) * (cols / width - rng.uniform(0.2, 0.8))
+                  + np.sin(angle) * (rows / height - rng.uniform(0.2, 0.8)))
+        softness = rng.uniform(0.03, 0.15)
+        light *= 1 - rng.uniform(0.15, 0.4) / (1 + np.exp(-across / softness))
     return (light * rng.uniform(0.75, 1.0)).astype(np.float32)
 
 
