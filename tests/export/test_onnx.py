@@ -16,7 +16,7 @@ from digitlab.data import load_data  # noqa: E402
 from digitlab.errors import ExportError  # noqa: E402
 from digitlab.export import TOLERANCE, export_onnx, onnx_graph, verify_onnx  # noqa: E402
 from digitlab.nn import (BatchNormalization, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D,  # noqa: E402
-                         PReLU, ReLU, Sequential, Sigmoid, Softmax, Tanh)
+                         PReLU, Sequential, Sigmoid, Softmax, Tanh)
 from digitlab.recipes import get_recipe  # noqa: E402
 
 
@@ -73,7 +73,7 @@ def _randomised(model, seed=1):
 
 SMALL_MODELS = {
     "sigmoid-tanh-prelu-mlp": lambda: Sequential([
-        Dense(64, activation="sigmoid"), Dense(32, activation="tanh"), Dense(16), PReLU(),
+        Dense(64), Sigmoid(), Dense(32, activation="tanh"), Dense(16), PReLU(),
         Dense(10, activation="softmax")], input_shape=(784,)),
     "per-feature-prelu-and-batch-norm-mlp": lambda: Sequential([
         Dense(48, use_bias=False), BatchNormalization(), PReLU(per_channel=True), Dropout(0.4),
