@@ -1,0 +1,269 @@
+"""A layer's weights stored on memristive devices: read them, program them, pulse them.
+
+Each weight is one device (``w = w_max (2 g - 1)``) or a differential pair (``w = w_max (g+ - g-)``),
+where g is the device's conductance as a fraction of the nominal range, (G - Gmin) / (Gmax - Gmin).
+A write asks for a signed number of pulses per weight: on one device, up is LTP and down is LTD; on a
+pair, up potentiates G+ and down potentiates G-, and a pair whose device nears Gmax is refreshed
+(both reset, the weight programmed again), as PCM synapses do. Every write adds cycle-to-cycle noise,
+``c2c * sqrt(pulses)`` of the range; with device-to-device spread each device has its own A, Gmin
+and Gmax, drawn once.
+
+All of it is elementwise NumPy on float32 arrays, touching only the weights that get pulses.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from digitlab.analog.device import Device, asymptote, effective_a
+
+REFRESH_AT = 0.9  # a pair is reprogrammed when one of its devices passes this fraction of its range
+
+
+@dataclass
+class _Curves:
+    """One device per weight (arrays) or one for all (scalars): each direction's asymptote c and
+    per-pulse exponent k, so n pulses move g by (c - g) * (1 - exp(k n)); the device's own range
+    [lo, lo + span] within the nominal one; its pulses per full sweep in each direction."""
+    c_up: object
+    k_up: object
+    c_down: object
+    k_down: object
+    lo: object = 0.0
+    span: object = 1.0
+
+
+class Synapses:
+    """``shape`` weights on devices of one kind, with an update rule's state in ``self.state``."""
+
+    def __init__(self, device: Device, shape, w_max=1.0, rng=None):
+        if device.ideal:
+            raise ValueError("the ideal device has no synapses: its weights are plain floats")
+        self.device = device
+        self.shape = tuple(shape)
+        self.w_max = float(w_max)
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+        self.count = 2 if device.pair else 1
+        self.squeeze = _access_compression(device)  # 0: the read current is linear in G
+        self.curves = [self._draw_curves() for _ in range(self.count)]
+        self.g = np.zeros((self.count, *self.shape), np.float32)  # each device's state in its own range
+        self.state = {}                                          # the update rule's arrays
+        self.pulses_applied = 0                                  # pulses so far (all weights)
+        self.refreshes = 0
+
+    # ------------------------------------------------------------------ construction
+
+    def _draw_curves(self):
+        d = self.device
+        if not d.d2d:
+            return _Curves(*_constants(d.a_ltp, d.levels, d.a_ltd, d.ltd_levels))
+        spread = lambda: np.exp(d.d2d * self.rng.standard_normal(self.shape))  # noqa: E731  lognormal
+        a_up = np.vectorize(effective_a)(d.a_ltp) * spread()
+        a_down = np.vectorize(effective_a)(d.a_ltd) * spread()
+        g_max, g_min = d.g_max * spread(), d.g_min * spread()
+        g_max = np.maximum(g_max, g_min + 0.01 * (d.g_max - d.g_min))
+        c_up, k_up, c_down, k_down = _constants(a_up, d.levels, a_down, d.ltd_levels)
+        range_ = d.g_max - d.g_min
+        return _Curves(*(np.asarray(v, np.float32) for v in (c_up, k_up, c_down, k_down)),
+                       lo=((g_min - d.g_min) / range_).astype(np.float32),
+                       span=((g_max - g_min) / range_).astype(np.float32))
+
+    # ------------------------------------------------------------------ reading and programming
+
+    @property
+    def pulse_span(self) -> float:
+        """How far in weight one device's full sweep moves a weight: 2 w_max alone, w_max in a pair."""
+        return self.w_max if self.device.pair else 2 * self.w_max
+
+    def read(self, where=None) -> np.ndarray:
+        """The weights the devices hold now: all (shaped like the layer), or those at flat indices."""
+        states = [_take(g.reshape(-1), where) for g in self.g]
+        weights = self._weights(states, where)
+        return weights.reshape(self.shape) if where is None else weights
+
+    def program(self, weights):
+        """Set every weight exactly (an ideal write, as for a network's initial weights)."""
+        w = np.clip(np.asarray(weights, np.float32).reshape(-1) / np.float32(self.w_max), -1, 1)
+        self.g.reshape(self.count, -1)[:] = self._states_for(w, None)
+
+    def set_states(self, states):
+        """Set the devices' normalised states directly (one array, or one per device of a pair)."""
+        self.g[:] = np.clip(np.asarray(states, np.float32), 0, 1)
+
+    # ------------------------------------------------------------------ pulses
+
+    def pulse(self, pulses, where=None):
+        """Apply a signed number of pulses to each weight (> 0 raises it), with write noise.
+
+        ``pulses`` is shaped like the layer, or like ``where`` (flat indices of the weights to pulse).
+        """
+        pulses = np.asarray(pulses).reshape(-1)
+        hit = np.flatnonzero(pulses)
+        if not hit.size:
+            return
+        count = pulses[hit]
+        where = hit if where is None else np.asarray(where).reshape(-1)[hit]
+        self.pulses_applied += int(np.abs(count).sum())
+        if self.count == 1:
+            self._move(0, where, count)
+            return
+        up = count > 0
+        self._move(0, where[up], count[up])
+        self._move(1, where[~up], -count[~up])
+        self._refresh(where)
+
+    def after(self, pulses, where=None) -> np.ndarray:
+        """The weights that ``pulses`` would give (shaped as ``pulses``), without noise or writing."""
+        pulses = np.asarray(pulses)
+        flat = pulses.reshape(-1)
+        if self.count == 1:
+            states = [self._jumped(0, flat, where)]
+        else:
+            states = [self._jumped(0, np.maximum(flat, 0), where), self._jumped(1, np.maximum(-flat, 0), where)]
+        return self._weights(states, where).reshape(pulses.shape)
+
+    def steps(self, where=None, now=None):
+        """How much one pulse would raise and lower each weight now (flat at ``where``), no noise.
+        ``now``: the weights there, if the caller has just read them."""
+        now = (self.read(where) if now is None else now).reshape(-1)
+        size = now.size
+        up = self.after(np.ones(size, np.int32), where) - now
+        down = now - self.after(-np.ones(size, np.int32), where)
+        return up, down
+
+    def pulses_to(self, targets, where=None) -> np.ndarray:
+        """How many pulses (signed, fractional) would take each weight to ``targets`` along its
+        device's curve, without noise: the exact inverse of ``after``. Targets past the range count
+        to its end."""
+        targets = np.asarray(targets, np.float32).reshape(-1) / np.float32(self.w_max)
+        now = self.read(where).reshape(-1) / np.float32(self.w_max)
+        up = targets > now
+        if self.count == 1:
+            goal = self._state_for(0.5 * (np.clip(targets, -1, 1) + 1), self.curves[0], where)
+            return self._count(0, goal, up, where)
+        plus, minus = (_take(g.reshape(-1), where) for g in self.g)
+        read_plus, read_minus = (self._conductance(u, c, where) for u, c in zip((plus, minus), self.curves))
+        goal_plus = self._state_for(np.clip(targets + read_minus, 0, 1), self.curves[0], where)
+        goal_minus = self._state_for(np.clip(read_plus - targets, 0, 1), self.curves[1], where)
+        always_up = np.ones(targets.shape, bool)
+        count = np.where(up, self._count(0, goal_plus, always_up, where),
+                         -self._count(1, goal_minus, always_up, where))
+        return count
+
+    def _count(self, which, goal, up, where):
+        """Signed pulses from device ``which``'s state to ``goal`` states, LTP where ``up``."""
+        u = _take(self.g[which].reshape(-1), where)
+        curves = self.curves[which]
+        c = _pick(curves.c_up, curves.c_down, up, where)
+        k = _pick(curves.k_up, curves.k_down, up, where)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            count = np.log1p((goal - u) / (u - c)) / k    # from u' - c = (u - c) exp(k n)
+        count = np.nan_to_num(count, nan=0.0, posinf=0.0, neginf=0.0)
+        return np.where(up, np.maximum(count, 0), -np.maximum(count, 0)).astype(np.float32)
+
+    def max_pulses(self, up=True) -> int:
+        """Pulses that sweep a device's whole range in that direction (more change nothing)."""
+        d = self.device
+        return d.levels if up or self.count == 2 else d.ltd_levels
+
+    # ------------------------------------------------------------------ the arithmetic
+
+    def _step(self, which, u, count, where):
+        """States ``u`` of device ``which`` (at flat ``where``) after signed ``count`` pulses, no noise."""
+        curves, up = self.curves[which], count > 0
+        c = _pick(curves.c_up, curves.c_down, up, where)
+        k = _pick(curves.k_up, curves.k_down, up, where)
+        size = np.minimum(np.abs(count), np.where(up, self.device.levels, self.device.ltd_levels))
+        return u + (c - u) * -np.expm1(k * size.astype(np.float32)), size
+
+    def _jumped(self, which, count, where):
+        u = _take(self.g[which].reshape(-1), where)
+        return np.clip(self._step(which, u, count, where)[0], 0, 1)
+
+    def _move(self, which, where, count):
+        """Pulse device ``which`` at flat indices ``where`` by signed ``count`` (no-op when empty)."""
+        if not where.size:
+            return
+        flat = self.g[which].reshape(-1)
+        u, size = self._step(which, flat[where], count, where)
+        c2c = self.device.c2c
+        if c2c:
+            span = self.curves[which].span
+            sigma = c2c if np.isscalar(span) else c2c / span.reshape(-1)[where]
+            u += sigma * np.sqrt(size.astype(np.float32)) * self.rng.standard_normal(where.size, dtype=np.float32)
+        flat[where] = np.clip(u, 0, 1)
+
+    def _refresh(self, where):
+        """Reprogram the pairs at ``where`` whose G+ or G- passed REFRESH_AT of its range while the
+        other holds some conductance too (after a refresh, one of the two is at zero)."""
+        flat = self.g.reshape(self.count, -1)
+        plus, minus = flat[0, where], flat[1, where]
+        full = where[(np.maximum(plus, minus) > REFRESH_AT) & (np.minimum(plus, minus) > 0)]
+        if not full.size:
+            return
+        self.refreshes += int(full.size)
+        w = self.read(full) / np.float32(self.w_max)
+        flat[:, full] = self._states_for(w, full)
+
+    def _states_for(self, w, where):
+        """States (count, len(w)) that hold normalised weights ``w`` exactly, where they can."""
+        if self.count == 1:
+            return self._state_for(0.5 * (w + 1), self.curves[0], where)[None]
+        zero = np.zeros(w.shape, np.float32)
+        base_plus, base_minus = (self._conductance(zero, c, where) for c in self.curves)
+        plus = np.where(w > 0, self._state_for(w + base_minus, self.curves[0], where), 0)
+        minus = np.where(w < 0, self._state_for(base_plus - w, self.curves[1], where), 0)
+        return np.stack([plus, minus]).astype(np.float32)
+
+    def _conductance(self, u, curves, where):
+        """What a device reads as, in units of the nominal range (through r_access, if any)."""
+        if not np.isscalar(curves.span):
+            u = _take(curves.lo.reshape(-1), where) + _take(curves.span.reshape(-1), where) * u
+        return (np.float32(1 + self.squeeze) * u) / (1 + np.float32(self.squeeze) * u) if self.squeeze else u
+
+    def _state_for(self, target, curves, where):
+        """The state whose reading is ``target`` (clipped to what the device can hold)."""
+        q = self.squeeze
+        g = target / (1 + q - q * target) if q else target
+        if not np.isscalar(curves.span):
+            g = (g - _take(curves.lo.reshape(-1), where)) / _take(curves.span.reshape(-1), where)
+        return np.clip(g, 0, 1).astype(np.float32)
+
+    def _weights(self, states, where):
+        """Weights from flat device states (one array per device of the weight)."""
+        w_max = np.float32(self.w_max)
+        if self.count == 1:
+            return 2 * w_max * self._conductance(states[0], self.curves[0], where) - w_max
+        plus, minus = (self._conductance(u, c, where) for u, c in zip(states, self.curves))
+        return w_max * (plus - minus)
+
+    def __repr__(self):
+        return f"Synapses({self.device.name!r}, shape={self.shape}, w_max={self.w_max:g})"
+
+
+def _take(values, where):
+    return values if where is None else values[where]
+
+
+def _pick(value_up, value_down, up, where):
+    """Per weight, the value of the direction it moves in (scalars, or arrays taken at ``where``)."""
+    if np.isscalar(value_up):
+        return np.where(up, np.float32(value_up), np.float32(value_down))
+    return np.where(up, _take(value_up.reshape(-1), where), _take(value_down.reshape(-1), where))
+
+
+def _constants(a_up, levels_up, a_down, levels_down):
+    """Asymptotes and per-pulse exponents of both directions (arrays or scalars of A)."""
+    if np.isscalar(a_up) and np.isscalar(a_down):
+        a_up, a_down = effective_a(a_up), effective_a(a_down)
+        return (asymptote(a_up), -1.0 / (a_up * levels_up), asymptote(a_down), 1.0 / (a_down * levels_down))
+    a_up, a_down = np.asarray(a_up, np.float64), np.asarray(a_down, np.float64)
+    return (1 / -np.expm1(-1 / a_up), -1.0 / (a_up * levels_up),
+            1 / -np.expm1(-1 / a_down), 1.0 / (a_down * levels_down))
+
+
+def _access_compression(device):
+    """q such that a device at fraction g of its conductance range reads as g (1 + q) / (1 + q g) of
+    its current range, through r_access in series: q = r (Gmax - Gmin) / (1 + r Gmin)."""
+    r = device.r_access
+    return r * (device.g_max - device.g_min) / (1 + r * device.g_min)
