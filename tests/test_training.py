@@ -45,3 +45,116 @@ def test_run_folders_never_collide(tmp_path):
     moment = datetime(2026, 1, 2, 3, 4, 5)
     first, second = make_run_dir(tmp_path, "keras-mlp", moment), make_run_dir(tmp_path, "keras-mlp", moment)
     assert first.name == "keras-mlp-20260102-030405" and second.name == "keras-mlp-20260102-030405-2"
+
+
+# ---------------------------------------------------------------------------- checkpoints and resume
+
+import os
+import signal
+
+from digitlab.nn import Callback
+from digitlab.nn.checkpoint import load_checkpoint
+from digitlab.recipes import get_recipe
+from digitlab.training import CHECKPOINT, resume_run
+
+
+class CtrlCAtStep(Callback):
+    """Presses Ctrl-C (a real SIGINT to this process) right after the given training step."""
+
+    def __init__(self, step):
+        self.at = step
+
+    def on_batch_end(self, batch, logs=None):
+        if self.model.step == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def _weights(run_dir):
+    return load_model(run_dir / "model.safetensors").get_weights()
+
+
+@pytest.mark.parametrize("recipe, settings, stop_at", [
+    ("keras-mlp", {"epochs": 3, "batch_size": 100, "train_samples": 1000}, 14),   # mid-epoch
+    ("keras-mlp", {"epochs": 3, "batch_size": 100, "train_samples": 1000}, 10),   # an epoch's last batch
+    # dropout, augmentation, batch norm and a cosine schedule: every kind of state a run carries
+    ("best", {"epochs": 2, "batch_size": 64, "train_samples": 256}, 5),
+    ("two-layer", {"steps": 30, "train_samples": 1000}, 17),                      # batches drawn with replacement
+])
+def test_an_interrupted_then_resumed_run_ends_bit_for_bit_as_an_uninterrupted_one(tmp_path, recipe, settings, stop_at):
+    whole = train_run(recipe, out=tmp_path / "whole", verbose=False, seed=5, **settings)
+    stopped = train_run(recipe, out=tmp_path / "stopped", verbose=False, seed=5,
+                        callbacks=[CtrlCAtStep(stop_at)], **settings)
+    assert stopped.interrupted and stopped.model.step == stop_at
+    assert (stopped.run_dir / CHECKPOINT).is_file() and not (stopped.run_dir / "model.safetensors").exists()
+    resumed = resume_run(stopped.run_dir, verbose=False)
+    assert resumed.run_dir == stopped.run_dir and resumed.test_accuracy == whole.test_accuracy
+    assert resumed.history == whole.history
+    final, expected = _weights(resumed.run_dir), _weights(whole.run_dir)
+    assert final.keys() == expected.keys()
+    for name in expected:
+        np.testing.assert_array_equal(final[name], expected[name], err_msg=name)
+    assert not (resumed.run_dir / CHECKPOINT).exists(), "a finished run keeps no checkpoint"
+
+
+def test_a_second_ctrl_c_stops_at_once(tmp_path):
+    class TwoPresses(Callback):
+        def on_batch_end(self, batch, logs=None):
+            if self.model.step == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+                os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        train_run(epochs=1, train_samples=2000, out=tmp_path, verbose=False, callbacks=[TwoPresses()])
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, "the handler is put back"
+
+
+class PoisonAtStep(Callback):
+    """Makes a weight infinite after the given step, as a diverging run would."""
+
+    def __init__(self, step):
+        self.at = step
+
+    def on_batch_end(self, batch, logs=None):
+        if self.model.step == self.at:
+            self.model.layers[0].params["kernel"][0, 0] = np.inf
+
+
+def test_a_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    result = train_run(epochs=3, batch_size=100, train_samples=1000, out=tmp_path, verbose=False,
+                       callbacks=[PoisonAtStep(15)])
+    assert result.stopped_early and "step 16" in result.message
+    assert not (result.run_dir / "model.safetensors").exists()
+    model = get_recipe("keras-mlp").with_overrides(batch_size=100).make_model()
+    progress, _, _ = load_checkpoint(result.run_dir / CHECKPOINT, model)
+    assert progress["epoch"] == 1 and progress["batch"] == 0, "the checkpoint of the last finished epoch"
+    assert all(np.isfinite(value).all() for value in model.get_weights().values())
+
+
+def test_a_write_that_dies_midway_leaves_the_previous_checkpoint_loadable(tmp_path, monkeypatch):
+    import digitlab.files
+
+    stopped = train_run(epochs=3, batch_size=100, train_samples=1000, out=tmp_path, verbose=False,
+                        callbacks=[CtrlCAtStep(12)])
+    checkpoint = stopped.run_dir / CHECKPOINT
+    before = checkpoint.read_bytes()
+
+    def dies(*arguments):
+        raise SystemExit("killed while writing")
+
+    monkeypatch.setattr(digitlab.files.os, "replace", dies)
+    with pytest.raises(SystemExit):
+        resume_run(stopped.run_dir, verbose=False)
+    assert checkpoint.read_bytes() == before
+    assert [p.name for p in stopped.run_dir.iterdir() if p.name.endswith(".tmp")] == []
+    monkeypatch.undo()
+    model = get_recipe("keras-mlp").with_overrides(batch_size=100).make_model()
+    progress, _, _ = load_checkpoint(checkpoint, model)
+    assert progress["batch"] == 2
+
+
+def test_resume_refuses_what_it_cannot_resume(tmp_path):
+    with pytest.raises(ConfigError, match="not a run folder"):
+        resume_run(tmp_path)
+    finished = train_run(dry_run=True, out=tmp_path, verbose=False)
+    with pytest.raises(ConfigError, match="that run finished"):
+        resume_run(finished.run_dir)

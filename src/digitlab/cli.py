@@ -20,6 +20,9 @@ class _Group(click.Group):
         except DigitlabError as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("stopped", err=True)
+            sys.exit(130)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -42,23 +45,37 @@ def main():
 @click.option("--train-samples", type=click.IntRange(min=1),
               help="train on only the first N training images (a quick look)")
 @click.option("--dry-run", is_flag=True, help="one epoch of two batches: checks the pipeline end to end")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
+              help="go on with an interrupted run from its folder's checkpoint (other options ignored)")
 @click.option("--quiet", "-q", is_flag=True, help="print only the result")
-def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, dry_run, quiet):
-    """Train a recipe on MNIST, test it, and write a run folder."""
-    from digitlab.recipes import get_recipe
-    from digitlab.training import train_run
+def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, dry_run, resume_dir, quiet):
+    """Train a recipe on MNIST, test it, and write a run folder.
 
-    if not quiet:
-        chosen = get_recipe(recipe)
-        click.echo(f"training {chosen.name}: {chosen.description}")
-    result = train_run(recipe, epochs=epochs, steps=steps, batch_size=batch_size, learning_rate=lr, seed=seed,
-                       out=out, verbose=not quiet, dry_run=dry_run, train_samples=train_samples)
+    Ctrl-C finishes the batch, saves a checkpoint and says how to resume; a second Ctrl-C stops at once.
+    """
+    from digitlab.recipes import get_recipe
+    from digitlab.training import resume_run, train_run
+
+    if resume_dir:
+        click.echo(f"resuming {resume_dir}")
+        result = resume_run(resume_dir, verbose=not quiet)
+    else:
+        if not quiet:
+            chosen = get_recipe(recipe)
+            click.echo(f"training {chosen.name}: {chosen.description}")
+        result = train_run(recipe, epochs=epochs, steps=steps, batch_size=batch_size, learning_rate=lr,
+                           seed=seed, out=out, verbose=not quiet, dry_run=dry_run, train_samples=train_samples)
+    if result.interrupted:
+        click.echo(f"interrupted: the checkpoint is saved; resume with `digitlab train --resume {result.run_dir}`",
+                   err=True)
+        sys.exit(130)
+    if result.stopped_early:
+        click.echo(f"error: {result.message}; the last good checkpoint stays in {result.run_dir}", err=True)
+        sys.exit(1)
     click.echo(f"test accuracy {result.test_accuracy:.4f} (loss {result.test_loss:.4f}, "
                f"trained in {result.seconds:.1f} s)")
     click.echo(f"run folder: {result.run_dir}")
     click.echo(f"report: {result.report}")
-    if result.stopped_early:
-        sys.exit(1)
 
 
 @main.command()

@@ -13,6 +13,7 @@ def atomic_write(path, payload: bytes):
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(descriptor, "wb") as file:
+            os.fchmod(file.fileno(), 0o644)  # mkstemp makes 0600; these files are for sharing
             file.write(payload)
             file.flush()
             os.fsync(file.fileno())

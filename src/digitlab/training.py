@@ -2,11 +2,17 @@
 
 ``train_run("keras-mlp")`` is what ``digitlab train`` does: it returns a RunResult and leaves
 ``runs/<recipe>-<time>/`` holding model.safetensors, history.json, config.json, the figures as PNG
-and report.html.
+and report.html; while it trains, the folder holds checkpoint.safetensors to resume from.
 """
 
+import json
+import math
 import platform
+import signal
+import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,10 +21,13 @@ import numpy as np
 
 import digitlab
 from digitlab.data import load_data
+from digitlab.data.augment import augment
 from digitlab.errors import ConfigError
 from digitlab.evaluation import evaluate
 from digitlab.files import write_json
-from digitlab.nn import EpochLog, ProgressBar, Sequential, TerminateOnNaN
+from digitlab.nn import Callback, CosineDecay, EpochLog, ProgressBar, Sequential, TerminateOnNaN
+from digitlab.nn.batching import num_batches
+from digitlab.nn.checkpoint import load_checkpoint, save_checkpoint
 from digitlab.recipes import DEFAULT_RECIPE, get_recipe
 from digitlab.report import write_report
 
@@ -26,16 +35,21 @@ DRY_RUN_BATCHES = 2     # --dry-run: a smoke test of the whole pipeline, not a t
 DRY_RUN_TEST_IMAGES = 500
 
 
+CHECKPOINT = "checkpoint.safetensors"
+
+
 @dataclass
 class RunResult:
     run_dir: Path
     model: Sequential
-    test_loss: float
-    test_accuracy: float
+    test_loss: float | None         # None when the run did not finish
+    test_accuracy: float | None
     history: dict
     seconds: float
-    stopped_early: bool = False
+    stopped_early: bool = False     # the loss became NaN or infinite: ``message`` says at which step
+    interrupted: bool = False       # Ctrl-C: a checkpoint waits in run_dir for resume_run
     report: Path | None = None      # report.html in the run folder
+    message: str | None = None
 
 
 def _positive(name, value):
@@ -57,49 +71,94 @@ def make_run_dir(out, recipe_name, started):
 
 
 def train_run(recipe=DEFAULT_RECIPE, *, epochs=None, steps=None, batch_size=None, learning_rate=None,
-              seed=0, out="runs", verbose=True, progress_bar=None, dry_run=False, train_samples=None):
-    """Train ``recipe`` on MNIST and test it; every argument left None keeps the recipe's value."""
+              seed=0, out="runs", verbose=True, progress_bar=None, dry_run=False, train_samples=None,
+              callbacks=()):
+    """Train ``recipe`` on MNIST and test it; every argument left None keeps the recipe's value.
+
+    A checkpoint is written at every epoch's end, and on Ctrl-C after the current batch; a run
+    stopped either way goes on with ``resume_run(run_dir)``.
+    """
     for name, value in (("epochs", epochs), ("steps", steps), ("batch size", batch_size),
                         ("learning rate", learning_rate), ("train samples", train_samples)):
         _positive(name, value)
-    recipe = get_recipe(recipe).with_overrides(epochs=epochs, steps=steps, batch_size=batch_size,
-                                               learning_rate=learning_rate)
+    get_recipe(recipe).with_overrides(epochs=epochs, steps=steps)  # refuses a bad recipe or override
+    settings = {"recipe": recipe, "epochs": epochs, "steps": steps, "batch_size": batch_size,
+                "learning_rate": learning_rate, "seed": seed, "dry_run": dry_run,
+                "train_samples": train_samples}
+    load_data()  # a damaged dataset is reported before a run folder is made
+    run_dir = make_run_dir(out, recipe, datetime.now(timezone.utc))
+    write_json(run_dir / "config.json", {"settings": settings})
+    return _train(settings, run_dir, None, verbose, progress_bar, callbacks)
+
+
+def resume_run(run_dir, *, verbose=True, progress_bar=None, callbacks=()):
+    """Go on with the run in ``run_dir`` from its checkpoint; it ends exactly as an uninterrupted run."""
+    run_dir = Path(run_dir)
+    config_path, checkpoint = run_dir / "config.json", run_dir / CHECKPOINT
+    if not config_path.is_file():
+        raise ConfigError(f"{run_dir} is not a run folder (no config.json): give the folder `train` printed")
+    if not checkpoint.is_file():
+        finished = (run_dir / "model.safetensors").is_file()
+        raise ConfigError(f"{run_dir} has no checkpoint to resume from"
+                          + (": that run finished" if finished else ""))
+    try:
+        settings = json.loads(config_path.read_text())["settings"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ConfigError(f"{config_path} is damaged ({error}): the run cannot be resumed") from None
+    return _train(settings, run_dir, checkpoint, verbose, progress_bar, callbacks)
+
+
+def _train(settings, run_dir, checkpoint, verbose, progress_bar, extra_callbacks):
+    recipe = get_recipe(settings["recipe"]).with_overrides(
+        epochs=settings["epochs"], steps=settings["steps"], batch_size=settings["batch_size"],
+        learning_rate=settings["learning_rate"])
     (x_train, y_train), (x_test, y_test) = load_data()
-    if train_samples:
-        x_train, y_train = x_train[:train_samples], y_train[:train_samples]
+    if settings["train_samples"]:
+        x_train, y_train = x_train[:settings["train_samples"]], y_train[:settings["train_samples"]]
     epochs, steps_per_epoch, max_steps = recipe.schedule(len(x_train))
-    if dry_run:
+    if settings["dry_run"]:
         epochs, steps_per_epoch, max_steps = 1, DRY_RUN_BATCHES, DRY_RUN_BATCHES
         x_test, y_test = x_test[:DRY_RUN_TEST_IMAGES], y_test[:DRY_RUN_TEST_IMAGES]
 
-    init_rng, train_rng = np.random.default_rng(seed).spawn(2)
+    init_rng, train_rng = np.random.default_rng(settings["seed"]).spawn(2)
     model = recipe.make_model(seed=init_rng)
+    progress, seconds_before = None, 0.0
+    if checkpoint:
+        progress, train_rng.bit_generator.state, facts = load_checkpoint(checkpoint, model)
+        seconds_before = facts.get("seconds", 0.0)
     stop_on_nan = TerminateOnNaN()
     callbacks = [ProgressBar(enabled=progress_bar if verbose else False), stop_on_nan]
+    if recipe.cosine_decay:
+        callbacks.append(CosineDecay(max_steps or epochs * num_batches(len(x_train), recipe.batch_size)))
     if verbose:
         callbacks.append(EpochLog(steps_per_report=steps_per_epoch if recipe.steps else None))
-
-    started = datetime.now(timezone.utc)
     clock = time.perf_counter()
-    history = model.fit(x_train, y_train, epochs=epochs, batch_size=recipe.batch_size,
-                        validation_data=(x_test, y_test), callbacks=callbacks, seed=train_rng,
-                        shuffle=recipe.shuffle, steps_per_epoch=steps_per_epoch,
-                        with_replacement=recipe.with_replacement, max_steps=max_steps)
-    seconds = time.perf_counter() - clock
-    test_loss, test_accuracy = model.evaluate(x_test, y_test)
+    elapsed = lambda: seconds_before + time.perf_counter() - clock  # noqa: E731
+    callbacks += [EpochCheckpoint(run_dir / CHECKPOINT, elapsed), *extra_callbacks]
 
-    run_dir = make_run_dir(out, recipe.name, started)
+    with _stop_after_batch_on_ctrl_c(model):
+        history = model.fit(x_train, y_train, epochs=epochs, batch_size=recipe.batch_size,
+                            validation_data=(x_test, y_test), callbacks=callbacks, seed=train_rng,
+                            shuffle=recipe.shuffle, steps_per_epoch=steps_per_epoch,
+                            with_replacement=recipe.with_replacement, max_steps=max_steps,
+                            augment=augment if recipe.augment else None, resume=progress)
+    seconds = elapsed()
+    if model.interrupted:
+        save_checkpoint(run_dir / CHECKPOINT, model, {"seconds": seconds})
+        return RunResult(run_dir, model, None, None, history.history, seconds, interrupted=True)
+    if stop_on_nan.message:  # the last good checkpoint stays as it is
+        return RunResult(run_dir, model, None, None, history.history, seconds,
+                         stopped_early=True, message=stop_on_nan.message)
+
+    test_loss, test_accuracy = model.evaluate(x_test, y_test)
     config = {
+        "settings": settings,
         "recipe": recipe.to_dict(),
-        "seed": seed,
-        "dry_run": dry_run,
         "train_samples": len(x_train),
         "test_samples": len(x_test),
-        "started": started.isoformat(timespec="seconds"),
         "seconds": round(seconds, 3),
         "test_loss": test_loss,
         "test_accuracy": test_accuracy,
-        "stopped_on_nan": stop_on_nan.message,
         "versions": {"digitlab": digitlab.__version__, "numpy": np.__version__,
                      "python": platform.python_version()},
     }
@@ -110,5 +169,37 @@ def train_run(recipe=DEFAULT_RECIPE, *, epochs=None, steps=None, batch_size=None
     report = write_report(run_dir, model, evaluate(model, x_test, y_test),
                           history={"epoch": history.epoch, **history.history}, config=config,
                           samples=(x_train[:25], y_train[:25]))
-    return RunResult(run_dir, model, test_loss, test_accuracy, history.history, seconds,
-                     stopped_early=stop_on_nan.message is not None, report=report)
+    (run_dir / CHECKPOINT).unlink(missing_ok=True)  # the run is complete: nothing left to resume
+    return RunResult(run_dir, model, test_loss, test_accuracy, history.history, seconds, report=report)
+
+
+class EpochCheckpoint(Callback):
+    """A checkpoint at every epoch's end, with the seconds trained so far."""
+
+    def __init__(self, path, elapsed):
+        self.path, self.elapsed = path, elapsed
+
+    def on_epoch_end(self, epoch, logs=None):
+        if all(math.isfinite(value) for value in logs.values()):
+            save_checkpoint(self.path, self.model, {"seconds": self.elapsed()})
+
+
+@contextmanager
+def _stop_after_batch_on_ctrl_c(model):
+    """The first Ctrl-C lets the batch finish (then a checkpoint is saved); a second stops at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_ctrl_c(signal_number, frame):
+        if model.interrupted:
+            raise KeyboardInterrupt
+        model.interrupted = True
+        print("\nstopping after this batch to save a checkpoint (Ctrl-C again to stop at once)",
+              file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

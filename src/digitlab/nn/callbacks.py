@@ -151,7 +151,6 @@ class TerminateOnNaN(Callback):
     def on_batch_end(self, batch, logs=None):
         if not math.isfinite(logs["batch_loss"]):
             self.message = f"the loss became {logs['batch_loss']} at step {self.model.step}: training stopped"
-            print(self.message, file=sys.stderr)
             self.model.stop_training = True
 
 
@@ -168,7 +167,8 @@ class LearningRateScheduler(Callback):
 
 class CosineDecay(Callback):
     """After each step, set the learning rate on a half cosine from its start value down to
-    ``final_fraction`` of it at ``total_steps``, after a linear warm-up of ``warmup_steps``."""
+    ``final_fraction`` of it at ``total_steps``, after a linear warm-up of ``warmup_steps``.
+    The position is the model's own step count, so a resumed run continues on the same curve."""
 
     def __init__(self, total_steps, warmup_steps=0, final_fraction=0.0):
         self.total_steps = total_steps
@@ -177,18 +177,17 @@ class CosineDecay(Callback):
 
     def on_train_begin(self, logs=None):
         self.peak = self.model.optimizer.learning_rate
-        self.step = 0
         self._set()
 
     def on_batch_end(self, batch, logs=None):
-        self.step += 1
         self._set()
 
     def _set(self):
-        if self.step < self.warmup_steps:
-            fraction = (self.step + 1) / self.warmup_steps
+        step = self.model.step
+        if step < self.warmup_steps:
+            fraction = (step + 1) / self.warmup_steps
         else:
-            progress = min(1.0, (self.step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps))
+            progress = min(1.0, (step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps))
             cosine = 0.5 * (1 + math.cos(math.pi * progress))
             fraction = self.final_fraction + (1 - self.final_fraction) * cosine
         self.model.optimizer.learning_rate = self.peak * fraction

@@ -34,6 +34,11 @@ class Layer:
     def output_shape(self, input_shape):
         return tuple(input_shape)
 
+    def array_shapes(self, input_shape) -> dict:
+        """The shape of every parameter and buffer ``build`` will make (a model file is checked
+        against these before anything is allocated)."""
+        return {}
+
     def forward(self, x, training=False):
         raise NotImplementedError
 
@@ -120,11 +125,13 @@ class PReLU(Layer):
         self.alpha_init = alpha_init
         self.per_channel = per_channel
 
+    def array_shapes(self, input_shape):
+        # Per channel: axis 0 of the input (features of a vector, channels of an image).
+        return {"alpha": (input_shape[0],) + (1,) * (len(input_shape) - 1) if self.per_channel else (1,)}
+
     def build(self, input_shape, rng):
         super().build(input_shape, rng)
-        # Per channel: axis 0 of the input (features of a vector, channels of an image).
-        shape = (input_shape[0],) + (1,) * (len(input_shape) - 1) if self.per_channel else (1,)
-        self._add_param("alpha", np.full(shape, self.alpha_init, np.float32))
+        self._add_param("alpha", np.full(self.array_shapes(input_shape)["alpha"], self.alpha_init, np.float32))
 
     def forward(self, x, training=False):
         self.x = x
@@ -177,13 +184,17 @@ class Dense(Layer):
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
 
-    def build(self, input_shape, rng):
+    def array_shapes(self, input_shape):
         if len(input_shape) != 1:
             raise ValueError(f"Dense expects flat inputs, got shape {tuple(input_shape)}: add Flatten()")
+        return {"kernel": (input_shape[0], self.units), **({"bias": (self.units,)} if self.use_bias else {})}
+
+    def build(self, input_shape, rng):
+        shapes = self.array_shapes(input_shape)
         super().build(input_shape, rng)
-        self._add_param("kernel", self.kernel_initializer((input_shape[0], self.units), rng))
+        self._add_param("kernel", self.kernel_initializer(shapes["kernel"], rng))
         if self.use_bias:
-            self._add_param("bias", self.bias_initializer((self.units,), rng))
+            self._add_param("bias", self.bias_initializer(shapes["bias"], rng))
 
     def output_shape(self, input_shape):
         return (self.units,)
@@ -236,6 +247,10 @@ class BatchNormalization(Layer):
         super().__init__(name)
         self.momentum = momentum
         self.epsilon = epsilon
+
+    def array_shapes(self, input_shape):
+        channels = (input_shape[0],)
+        return {"gamma": channels, "beta": channels, "moving_mean": channels, "moving_variance": channels}
 
     def build(self, input_shape, rng):
         super().build(input_shape, rng)
@@ -366,14 +381,18 @@ class Conv2D(Layer):
         kh, kw = self.kernel_size
         return _same_padding(height, kh, self.strides), _same_padding(width, kw, self.strides)
 
-    def build(self, input_shape, rng):
+    def array_shapes(self, input_shape):
         if len(input_shape) != 3:
             raise ValueError(f"Conv2D expects (channels, height, width) inputs, got {tuple(input_shape)}")
+        kernel = (self.filters, input_shape[0], *self.kernel_size)
+        return {"kernel": kernel, **({"bias": (self.filters,)} if self.use_bias else {})}
+
+    def build(self, input_shape, rng):
+        shapes = self.array_shapes(input_shape)
         super().build(input_shape, rng)
-        shape = (self.filters, input_shape[0], *self.kernel_size)
-        self._add_param("kernel", self.kernel_initializer(shape, rng))
+        self._add_param("kernel", self.kernel_initializer(shapes["kernel"], rng))
         if self.use_bias:
-            self._add_param("bias", self.bias_initializer((self.filters,), rng))
+            self._add_param("bias", self.bias_initializer(shapes["bias"], rng))
 
     def output_shape(self, input_shape):
         _, height, width = input_shape

@@ -29,7 +29,7 @@ class Sequential:
         self.layers = []
         self.input_shape = tuple(input_shape) if input_shape is not None else None
         self.optimizer = self.loss = None
-        self.stop_training = False
+        self.stop_training = self.interrupted = False
         self.step = 0
         for layer in layers:
             self.add(layer)
@@ -116,12 +116,17 @@ class Sequential:
 
     def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, callbacks=(), seed=None,
             shuffle=True, steps_per_epoch=None, with_replacement=False, initial_epoch=0, max_steps=None,
-            augment=None):
+            augment=None, resume=None):
         """Train for ``epochs`` passes over (x, y), and return the History.
 
         Step-based training, as some tutorials do it: an "epoch" is ``steps_per_epoch`` batches
-        (drawn at random ``with_replacement`` if asked) and training ends after ``max_steps``.
-        ``augment(images, rng)`` transforms each training batch (shifts, rotations...) on the way in.
+        (drawn at random ``with_replacement`` if asked) and training ends once the model has taken
+        ``max_steps`` steps. ``augment(images, rng)`` transforms each training batch on the way in.
+        Setting ``model.stop_training`` ends training after the current batch and its epoch's
+        results, as in Keras; setting ``model.interrupted`` ends it at once, to be resumed:
+        ``resume`` is then ``model.progress`` and ``seed`` a Generator in the state it had at that
+        moment (digitlab.nn.checkpoint saves both), and training continues from that very batch,
+        with the same data order, as if never stopped.
         """
         if self.optimizer is None:
             raise ValueError("compile the model before fit: model.compile(optimizer, loss)")
@@ -130,38 +135,61 @@ class Sequential:
             self.build(self.input_shape or np.shape(x)[1:], rng)
         steps = steps_per_epoch or num_batches(len(x), batch_size)
         self.fit_params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "max_steps": max_steps}
-        self.stop_training = False
-        first_step = self.step
+        self.fit_rng, self.stop_training, self.interrupted = rng, False, False
         history = History()
+        progress = resume or {"epoch": initial_epoch, "batch": 0, "totals": [0.0, 0, 0]}
+        state_when_stopped = rng.bit_generator.state
+        history.history = {key: list(values) for key, values in progress.get("history", {}).items()}
+        history.epoch = list(progress.get("epochs_done", []))
         for callback in callbacks:
             callback.set_model(self)
             callback.on_train_begin()
-        for epoch in range(initial_epoch, epochs):
+        for epoch in range(progress["epoch"], epochs):
+            resuming = epoch == progress["epoch"] and progress["batch"] > 0
+            if resuming:  # the epoch's order comes from the generator as it was when the epoch began
+                rng.bit_generator.state = progress["epoch_rng_state"]
+            epoch_rng_state = rng.bit_generator.state
             for callback in callbacks:
                 callback.on_epoch_begin(epoch)
             if with_replacement:
                 batches = sampled_indices(len(x), batch_size, steps, rng)
             else:
                 batches = batch_indices(len(x), batch_size, rng, shuffle)
-            loss_sum = correct = seen = 0
-            for batch, index in enumerate(batches):
+            loss_sum, correct, seen = progress["totals"] if resuming else (0.0, 0, 0)
+            first_batch = progress["batch"] if resuming else 0
+            for _ in range(first_batch):
+                next(batches)
+            if resuming:  # and the rest of the epoch's draws (augmentation) as they were when it stopped
+                rng.bit_generator.state = state_when_stopped
+            finished = True
+            for batch, index in enumerate(batches, start=first_batch):
                 labels = to_device(np.asarray(y[index]))
                 images = augment(x[index], rng) if augment else x[index]
                 loss, batch_correct = self.train_step(self._inputs(images), labels)
                 loss_sum, correct, seen = loss_sum + loss * len(labels), correct + batch_correct, seen + len(labels)
+                self.progress = {"epoch": epoch, "batch": batch + 1, "totals": [loss_sum, correct, seen],
+                                 "epoch_rng_state": epoch_rng_state, "history": history.history,
+                                 "epochs_done": history.epoch}
                 logs = {"loss": loss_sum / seen, "accuracy": correct / seen, "batch_loss": loss}
                 for callback in callbacks:
                     callback.on_batch_end(batch, logs)
-                if self.stop_training or batch + 1 == steps or self.step - first_step == max_steps:
+                if self.interrupted:
+                    finished = False  # to be resumed from here: no results for a partial epoch
                     break
+                if self.stop_training or batch + 1 == steps or self.step == max_steps:
+                    break
+            if not finished:
+                break
             logs = {"loss": loss_sum / max(seen, 1), "accuracy": correct / max(seen, 1)}
             if validation_data is not None:
                 val_loss, val_accuracy = self.evaluate(*validation_data)
                 logs.update(val_loss=val_loss, val_accuracy=val_accuracy)
             history.append(epoch, logs)
+            self.progress = {"epoch": epoch + 1, "batch": 0, "totals": [0.0, 0, 0],
+                             "history": history.history, "epochs_done": history.epoch}
             for callback in callbacks:
                 callback.on_epoch_end(epoch, logs)
-            if self.stop_training or self.step - first_step == max_steps:
+            if self.stop_training or self.step == max_steps:
                 break
         for callback in callbacks:
             callback.on_train_end()

@@ -35,26 +35,71 @@ def save_model(model, path, metadata=None):
     atomic_write(path, payload)
 
 
-def read_model_file(path):
-    """The tensors and metadata of a digitlab model file, checked; raises ModelFileError."""
+MAX_FILE_BYTES = 1 << 30      # digitlab's models are a few MB; the best one about 3 MB
+MAX_ACTIVATIONS = 10_000_000  # values one image may produce in a layer: far above any digit model
+_DTYPE_SIZES = {"F32": 4}     # digitlab writes float32 only
+
+
+def _check_header(header, data_length, not_ours):
+    """Every tensor entry: float32, a sane shape, and bytes inside the file that no other uses."""
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{not_ours}: its header is not a JSON object")
+    spans = []
+    for name, entry in header.items():
+        if name == "__metadata__":
+            if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
+                raise ModelFileError(f"{not_ours}: its metadata is not a map of strings")
+            continue
+        if not isinstance(entry, dict) or entry.get("dtype") not in _DTYPE_SIZES:
+            dtype = entry.get("dtype") if isinstance(entry, dict) else entry
+            raise ModelFileError(f"{not_ours}: tensor {name} is {dtype}; digitlab model files hold float32 (F32)")
+        shape, offsets = entry.get("shape"), entry.get("data_offsets")
+        if (not isinstance(shape, list) or len(shape) > 8
+                or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)):
+            raise ModelFileError(f"{not_ours}: tensor {name} has an invalid shape {shape!r}")
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+                or not 0 <= offsets[0] <= offsets[1] <= data_length):
+            raise ModelFileError(f"{not_ours}: tensor {name}'s data offsets {offsets!r} lie outside the file")
+        if offsets[1] - offsets[0] != int(np.prod(shape, dtype=np.int64)) * _DTYPE_SIZES[entry["dtype"]]:
+            raise ModelFileError(f"{not_ours}: tensor {name}'s {offsets[1] - offsets[0]} bytes do not fit shape {shape}")
+        spans.append((offsets[0], offsets[1], name))
+    spans.sort()
+    for (_, end, first), (begin, _, second) in zip(spans, spans[1:]):
+        if begin < end:
+            raise ModelFileError(f"{not_ours}: tensors {first} and {second} overlap")
+
+
+def read_model_file(path, expected_format=FORMAT):
+    """The tensors and metadata of a digitlab file, checked; raises ModelFileError.
+
+    The header is checked (size, dtypes, shapes, offsets, overlaps) before any tensor is read.
+    """
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file (train one with `digitlab train`)")
-    data = path.read_bytes()
     not_ours = f"{path}: not a digitlab model file"
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise ModelFileError(f"{not_ours}: {path.stat().st_size:,} bytes is far more than any digitlab model")
+    data = path.read_bytes()
     if len(data) < 8:
         raise ModelFileError(f"{not_ours} (only {len(data)} bytes)")
     header_size = int.from_bytes(data[:8], "little")
     if header_size > min(MAX_HEADER_BYTES, len(data) - 8):
-        raise ModelFileError(f"{not_ours}: its header claims {header_size} bytes")
+        raise ModelFileError(f"{not_ours}: its header claims {header_size:,} bytes")
     try:
         header = json.loads(data[8:8 + header_size])
-        tensors = load_tensors(data)
-    except (SafetensorError, ValueError, UnicodeDecodeError) as error:
-        raise ModelFileError(f"{not_ours}: {error}") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ModelFileError(f"{not_ours}: its header is not JSON ({error})") from None
+    _check_header(header, len(data) - 8 - header_size, not_ours)
     metadata = header.get("__metadata__") or {}
-    if metadata.get("format") != FORMAT:
-        raise ModelFileError(f"{not_ours}: a safetensors file without digitlab's model description")
+    if metadata.get("format") != expected_format:
+        raise ModelFileError(f"{not_ours}: a safetensors file without digitlab's model description "
+                             f"(format {metadata.get('format')!r}, expected {expected_format!r})")
+    try:
+        tensors = load_tensors(data)
+    except (SafetensorError, ValueError) as error:
+        raise ModelFileError(f"{not_ours}: {error}") from None
     try:
         decoded = {key: json.loads(value) for key, value in metadata.items()
                    if key not in ("format", "format_version")}
@@ -63,26 +108,40 @@ def read_model_file(path):
     return tensors, decoded
 
 
-def load_model(path):
-    """Rebuild the model saved at ``path``; its metadata (recipe, results) is on ``model.metadata``."""
+def _architecture(config, tensors, path):
+    """The layers a file describes, checked against its tensors before any array is allocated."""
     from digitlab.nn.model import Sequential
 
+    model = Sequential.from_config(config)
+    shape = tuple(model.input_shape)
+    if not shape or not all(isinstance(d, int) and d > 0 for d in shape):
+        raise ValueError(f"input shape {list(shape)} is not a list of positive sizes")
+    for layer in model.layers:
+        for key, expected in layer.array_shapes(shape).items():
+            name = f"{layer.name}.{key}"
+            if name not in tensors:
+                raise ModelFileError(f"{path}: tensor {name} is missing")
+            if tensors[name].shape != tuple(expected):
+                raise ModelFileError(f"{path}: tensor {name} is {list(tensors[name].shape)}, "
+                                     f"the architecture needs {list(expected)}")
+        shape = tuple(layer.output_shape(shape))
+        if not all(d > 0 for d in shape) or int(np.prod(shape, dtype=np.int64)) > MAX_ACTIVATIONS:
+            raise ValueError(f"layer {layer.name} would output {list(shape)}")
+    return model
+
+
+def load_model(path):
+    """Rebuild the model saved at ``path``; its metadata (recipe, results) is on ``model.metadata``."""
     tensors, metadata = read_model_file(path)
     try:
-        model = Sequential.from_config(metadata.pop("model"))
+        model = _architecture(metadata.pop("model"), tensors, path)
         model.build()
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ModelFileError(f"{path}: its architecture cannot be built ({error})") from None
-    expected = {f"{layer.name}.{key}": value for layer in model.layers
-                for key, value in {**layer.params, **layer.buffers}.items()}
-    if set(expected) != set(tensors):
-        missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
+    names = {f"{layer.name}.{key}" for layer in model.layers for key in {**layer.params, **layer.buffers}}
+    if names != set(tensors):
         raise ModelFileError(f"{path}: tensors do not match the architecture "
-                             f"(missing {missing or 'none'}, unexpected {extra or 'none'})")
-    for name, value in tensors.items():
-        if value.shape != expected[name].shape or value.dtype != np.float32:
-            raise ModelFileError(f"{path}: tensor {name} is {value.dtype} {value.shape}, "
-                                 f"the architecture needs float32 {expected[name].shape}")
+                             f"(unexpected {sorted(set(tensors) - names)})")
     model.set_weights(tensors)
     model.metadata = metadata
     return model
