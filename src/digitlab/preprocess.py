@@ -5,12 +5,13 @@ MNIST's convention: white ink (1.0) on black (0.0), grey anti-aliased edges, the
 on paper is dark ink on light, unevenly lit, noisy, anywhere in a larger frame. The pipeline:
 
 1. read: EXIF orientation, grey, transparency as paper, shrunk to at most 800 pixels (``images``);
-2. ink: which way round the ink is (darker or lighter than the paper), the paper's own brightness
-   divided out (uneven lighting and shadows), Otsu's threshold for what is ink;
+2. ink: which way round the ink is (darker or lighter than the paper), the paper's light divided
+   out (a smooth surface fitted to the paper alone: gradients, vignettes, soft shadows), Otsu's
+   threshold for what is ink;
 3. clean: connected pieces of ink; specks much smaller than the largest piece and a page border or
    table edge along the picture's edge are dropped;
-4. fit: crop to the ink, keep its grey levels, thicken pen strokes thinner than MNIST's, fit the
-   longer side to 20 pixels (area averaging), and centre the centre of mass at MNIST's (14, 14).
+4. fit: crop to the ink, keep its grey levels, thicken pen strokes much thinner than MNIST's, fit
+   the longer side to 20 pixels (area averaging), and put the centre of mass at MNIST's (14, 14).
 
     from digitlab.preprocess import preprocess
     x = preprocess("my_digit.jpg")        # (28, 28) float32, ready for model.predict(x[None])
@@ -29,7 +30,7 @@ from PIL import Image
 
 from digitlab.components import Components, connected_components
 from digitlab.errors import NoDigitError
-from digitlab.images import MAX_PIXELS, WORK_SIDE, describe, read_grey
+from digitlab.images import MAX_PIXELS, describe, read_grey
 
 BOX = 20                    # MNIST fits each digit in a 20x20 box ...
 SIZE = 28                   # ... inside 28x28 ...
@@ -348,4 +349,4 @@ def centre_by_mass(box: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["preprocess", "preprocess_many", "split_digits", "find_ink", "fit_digit", "otsu",
-           "centre_by_mass", "stroke_width", "WORK_SIDE"]
+           "centre_by_mass", "stroke_width"]
