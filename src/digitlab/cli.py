@@ -205,3 +205,19 @@ def datasets(name):
     for dataset, cached, _ in list_datasets():
         click.echo(f"{dataset.name:<14} {'cached' if cached else 'not cached':<12} {dataset.description}")
     click.echo(f"cache: {cache_dir()}")
+
+
+@main.command()
+@click.option("--model", "model_path", type=click.Path(dir_okay=False),
+              help="a model.safetensors to read with [default: the model that ships with digitlab]")
+@click.option("--host", default="127.0.0.1",
+              help="the address to listen on (0.0.0.0 lets other machines in; only do that on a network you trust)")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, help="the port to listen on (0: any free port)")
+def serve(model_path, host, port):
+    """Draw digits in your browser: serve the draw-a-digit page and its JSON API.
+
+    Needs the web extra: pip install 'digitlab[web]'. Prints the address to open; Ctrl+C stops it.
+    """
+    from digitlab.web.server import serve as serve_page
+
+    serve_page(model_path, host, port, echo=click.echo)

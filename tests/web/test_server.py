@@ -1,0 +1,108 @@
+"""`digitlab serve` run as a user runs it: the URL it prints, a real server on loopback, and a
+clear one-line error when the port is taken, the model file is bad or the web extra is missing."""
+
+import http.client
+import json
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+from digitlab.errors import DigitlabError
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+
+def _request(url, method, path, body=None, headers=None):
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_serve_help_shows_the_defaults(cli):
+    result = cli("serve", "--help")
+    assert result.returncode == 0
+    assert "127.0.0.1" in result.stdout and "8000" in result.stdout and "--model" in result.stdout
+
+
+def test_serve_prints_the_url_and_answers_on_loopback(live_server, drawings):
+    assert live_server.startswith("http://127.0.0.1:")
+    status, body = _request(live_server, "GET", "/api/health")
+    assert status == 200 and json.loads(body) == {"status": "ok"}
+    status, body = _request(live_server, "POST", "/api/predict", drawings["digit_png"](7),
+                            {"Content-Type": "image/png"})
+    assert status == 200 and json.loads(body)["digit"] == 7
+    status, body = _request(live_server, "GET", "/")
+    assert status == 200 and b"<canvas" in body
+
+
+def test_a_real_server_refuses_a_large_body_and_keeps_answering(live_server, drawings):
+    big = b"\0" * (3 * 1024 * 1024)
+    try:
+        status, body = _request(live_server, "POST", "/api/predict", big, {"Content-Type": "image/png"})
+        assert status == 413 and "error" in json.loads(body)
+    except (BrokenPipeError, ConnectionResetError):
+        pass                            # the server may answer and close before all 3 MB are sent
+    for _ in range(3):
+        status, _ = _request(live_server, "POST", "/api/predict", b"nonsense", {"Content-Type": "image/png"})
+        assert status == 422
+    status, body = _request(live_server, "POST", "/api/predict", drawings["digit_png"](0),
+                            {"Content-Type": "image/png"})
+    assert status == 200 and json.loads(body)["digit"] == 0
+
+
+def test_a_port_that_is_taken_is_one_clear_line(cli):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = cli("serve", "--port", port, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"error: port {port} on 127.0.0.1 is taken (is another server running "
+                                     "there?): choose another with --port")
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_model_file_is_one_clear_line(cli, tmp_path):
+    bad = tmp_path / "model.safetensors"
+    bad.write_bytes(b"nothing")
+    result = cli("serve", "--model", bad, "--port", "0", timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "not a digitlab model file" in result.stderr
+
+
+def test_without_the_web_extra_serve_says_how_to_install_it(cli, tmp_path):
+    # a sitecustomize that hides fastapi, as if `pip install digitlab` had been run without [web]
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['fastapi'] = None\n")
+    result = cli("serve", "--port", "0", env={"PYTHONPATH": str(tmp_path)}, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "pip install 'digitlab[web]'" in result.stderr and "fastapi" in result.stderr
+
+
+def test_require_web_extra_names_what_is_missing(monkeypatch):
+    import importlib.util
+
+    from digitlab.web import server
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(server.importlib.util, "find_spec",
+                        lambda name: None if name in ("uvicorn",) else real(name))
+    with pytest.raises(DigitlabError, match=r"uvicorn missing.*pip install 'digitlab\[web\]'"):
+        server.require_web_extra()
+
+
+def test_running_serves_an_app_from_a_thread_and_stops():
+    from digitlab.web.app import create_app
+    from digitlab.web.server import running
+
+    with running(create_app()) as url:
+        status, _ = _request(url, "GET", "/api/health")
+        assert status == 200
+    with pytest.raises(OSError):
+        _request(url, "GET", "/api/health")
