@@ -227,6 +227,7 @@ def plot_predictions(results, sources, path):
     results, sources = [row[0] for row in rows], [row[1] for row in rows]
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
 
     from digitlab.images import read_grey
 
@@ -242,6 +243,10 @@ def plot_predictions(results, sources, path):
             picture.imshow(read_grey(source), cmap="gray", vmin=0, vmax=1)
         except ImageError:
             pass
+        if getattr(result, "box", None) is not None:            # this digit's place in a number
+            top, bottom, left, right = result.box
+            picture.add_patch(Rectangle((left - 0.5, top - 0.5), right - left + 1, bottom - top + 1,
+                                        fill=False, edgecolor="#d62728", linewidth=1.5))
         picture.set_title(_short(result.source), fontsize=9)
         for axes in (picture, seen):
             axes.set_xticks([])
