@@ -97,6 +97,25 @@ def test_require_web_extra_names_what_is_missing(monkeypatch):
         server.require_web_extra()
 
 
+def test_the_listening_socket_is_tcp_so_answers_are_not_held_back():
+    """asyncio sets TCP_NODELAY on accepted connections only when the listening socket's proto is
+    IPPROTO_TCP; with proto 0 (socket.create_server's) each answer waited ~40 ms for an ACK."""
+    from digitlab.web.server import bind
+
+    with bind("127.0.0.1", 0) as sock:
+        assert sock.proto == socket.IPPROTO_TCP
+
+
+def test_the_server_runs_blas_on_one_thread():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from digitlab.web.server import one_blas_thread
+
+    with threadpoolctl.threadpool_limits(None):          # puts this process's limits back after
+        one_blas_thread()
+        blas = [pool for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]
+        assert blas and all(pool["num_threads"] == 1 for pool in blas)
+
+
 def test_running_serves_an_app_from_a_thread_and_stops():
     from digitlab.web.app import create_app
     from digitlab.web.server import running
