@@ -193,8 +193,9 @@ def test_number_mode_by_query_json_and_form(client, drawings):
 
 
 def test_digit_mode_is_the_default_and_can_be_named(client, seven):
-    answer = client.post("/api/predict?mode=digit", content=seven, headers=PNG).json()
-    assert answer["digit"] == 7 and "number" not in answer
+    for path in ("/api/predict", "/api/predict?mode=digit", "/api/predict?mode=DIGIT"):
+        answer = client.post(path, content=seven, headers=PNG).json()
+        assert answer["mode"] == "digit" and answer["digit"] == 7 and "number" not in answer
 
 
 # ----------------------------------------------------------------------------- limits and errors

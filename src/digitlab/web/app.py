@@ -94,7 +94,7 @@ def create_app(model=None) -> FastAPI:
             with lock:
                 if mode == "number":
                     return number_json(read_number(source, model, TOP))
-                return prediction_json(predict_file(source, model, TOP))
+                return {"mode": "digit", **prediction_json(predict_file(source, model, TOP))}
 
         started = time.perf_counter()
         try:
