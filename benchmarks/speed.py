@@ -373,11 +373,24 @@ def check_targets(results):
     return rows
 
 
+def busy_warning(results):
+    """A warning when the machine's load exceeded its cores at any point of the run, else None."""
+    m = results["machine"]
+    loads = [m["load_average_at_start"][0], m["load_average_at_end"][0]]
+    loads += [v for part in ("training", "inference") for r in results[part].values() for v in r["load_average_per_round"]]
+    if max(loads) <= m["cores"]:
+        return None
+    return (f"the machine was busy (1-minute load average up to {max(loads):.1f} on {m['cores']} cores): "
+            "these timings are far from its quiet figures and do not settle the targets; rerun when it is idle")
+
+
 def markdown(results):
     m, peak = results["machine"], results["peak_gflops"]
+    warning = busy_warning(results)
     lines = [f"# digitlab speed: {results['date']}", "",
              f"Command: `{results['command']}`" + (" (a quick smoke run: numbers are indicative only)" if results["quick"] else ""),
-             f"Run time: {results['seconds']:.0f} s", "", "## Machine", "", "| | |", "| --- | --- |"]
+             f"Run time: {results['seconds']:.0f} s", ""] + ([f"**Warning: {warning}.**", ""] if warning else []) + [
+             "## Machine", "", "| | |", "| --- | --- |"]
     for key, label in [("cpu", "CPU"), ("cores", "cores"), ("device", "device"), ("gpu", "GPU"), ("python", "Python"),
                        ("numpy", "NumPy"), ("numpy_blas", "NumPy's BLAS"), ("torch", "PyTorch"), ("torch_blas", "PyTorch's BLAS"),
                        ("torch_threads", "PyTorch threads"), ("digitlab_commit", "digitlab commit"),
@@ -538,6 +551,8 @@ def main(argv=None):
     log("\n== targets (issue 7)" + (" -- quick run, indicative only" if args.quick else ""))
     for row in results["targets"]:
         log(f"{row['status']}  {row['target']}: {row['measured']}")
+    if busy_warning(results):
+        log(f"warning: {busy_warning(results)}")
     for name, r in training.items():
         log(f"FLOPs, {name}: {r['flop_formula']} = {r['flops_per_epoch'] / 1e9:.1f} GFLOP an epoch")
     stem = ("speed-quick" if args.quick else "speed") + ("-gpu" if args.device == "gpu" else "")
