@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from digitlab.data.mnist import MNIST_DIR
@@ -125,3 +126,41 @@ def test_recipes_lists_the_default_recipe_and_its_tutorial_result(cli):
 def test_python_dash_m_runs_the_same_cli():
     result = subprocess.run([sys.executable, "-m", "digitlab", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "train" in result.stdout
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_ends_as_the_uninterrupted_run(cli, tmp_path):
+    import signal
+    from pathlib import Path
+
+    from safetensors.numpy import load_file
+
+    arguments = ["train", "--epochs", "25", "--train-samples", "3000", "--seed", "3"]
+    script = Path(sys.executable).parent / "digitlab"
+    process = subprocess.Popen([str(script), *arguments, "--out", str(tmp_path / "stopped")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in process.stdout:  # wait until training is under way
+        if line.startswith("epoch 2/"):
+            break
+    process.send_signal(signal.SIGINT)
+    _, errors = process.communicate(timeout=300)
+    assert process.returncode == 130, errors
+    assert "Traceback" not in errors and "digitlab train --resume" in errors
+    (run_dir,) = (tmp_path / "stopped").iterdir()
+    assert (run_dir / "checkpoint.safetensors").is_file()
+
+    resumed = cli("train", "--resume", run_dir, "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    whole = cli(*arguments, "--quiet", "--out", tmp_path / "whole")
+    assert whole.returncode == 0, whole.stderr
+    (whole_dir,) = (tmp_path / "whole").iterdir()
+    expected, final = load_file(whole_dir / "model.safetensors"), load_file(run_dir / "model.safetensors")
+    assert expected.keys() == final.keys()
+    for name in expected:
+        np.testing.assert_array_equal(final[name], expected[name])
+    assert resumed.stdout.splitlines()[0] == whole.stdout.splitlines()[0]  # the same test accuracy
+
+
+def test_resume_of_a_folder_that_is_not_a_run_is_a_clear_error(cli, tmp_path):
+    result = cli("train", "--resume", tmp_path)
+    assert result.returncode == 1
+    assert "not a run folder" in _one_line_error(result)

@@ -57,7 +57,8 @@ def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, dry_r
     from digitlab.training import resume_run, train_run
 
     if resume_dir:
-        click.echo(f"resuming {resume_dir}")
+        if not quiet:
+            click.echo(f"resuming {resume_dir}")
         result = resume_run(resume_dir, verbose=not quiet)
     else:
         if not quiet:

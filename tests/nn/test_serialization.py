@@ -354,3 +354,66 @@ def test_batch_normalization_running_statistics_are_saved(tmp_path):
     reloaded = load_model(tmp_path / "bn.safetensors")
     assert not np.allclose(reloaded.layers[1].buffers["moving_mean"], 0)
     np.testing.assert_array_equal(reloaded.predict_proba(x), model.predict_proba(x))
+
+
+# ============================================================================ crafted headers
+
+
+def craft(path, header, data):
+    """A safetensors-shaped file with exactly this header and these data bytes."""
+    import json
+    import struct
+
+    encoded = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(encoded)) + encoded + data)
+    return path
+
+
+def digitlab_header(saved_path):
+    import json
+    import struct
+
+    raw = saved_path.read_bytes()
+    size = struct.unpack("<Q", raw[:8])[0]
+    return json.loads(raw[8:8 + size]), raw[8 + size:]
+
+
+def test_refuses_offsets_past_the_end_of_the_file(saved):
+    path, _ = saved
+    header, data = digitlab_header(path)
+    name = next(k for k in header if k != "__metadata__")
+    begin, end = header[name]["data_offsets"]
+    header[name]["data_offsets"] = [begin + len(data), end + len(data)]
+    assert_refused(craft(path, header, data), "outside the file")
+
+
+def test_refuses_overlapping_tensors(saved):
+    path, _ = saved
+    header, data = digitlab_header(path)
+    names = [k for k in header if k != "__metadata__" and header[k]["shape"] == header[k]["shape"]]
+    small = min(names, key=lambda k: header[k]["data_offsets"][1] - header[k]["data_offsets"][0])
+    other = next(k for k in names if k != small)
+    size = header[small]["data_offsets"][1] - header[small]["data_offsets"][0]
+    start = header[other]["data_offsets"][0]
+    header[small]["data_offsets"] = [start, start + size]  # inside another tensor's bytes
+    assert_refused(craft(path, header, data), "overlap")
+
+
+def test_refuses_an_architecture_that_would_allocate_without_limit(saved):
+    """A config asking for a gigantic layer is refused before any array is made."""
+    import json
+
+    path, _ = saved
+    header, data = digitlab_header(path)
+    model = json.loads(header["__metadata__"]["model"])
+    model["layers"][0]["config"]["units"] = 10**9
+    header["__metadata__"]["model"] = json.dumps(model)
+    assert_refused(craft(path, header, data), "dense_0.kernel")
+
+
+def test_refuses_a_file_whose_tensor_bytes_do_not_fit_its_shape(saved):
+    path, _ = saved
+    header, data = digitlab_header(path)
+    name = next(k for k in header if k != "__metadata__")
+    header[name]["shape"] = [1, 1]
+    assert_refused(craft(path, header, data), "do not fit shape")
