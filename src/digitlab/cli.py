@@ -71,7 +71,7 @@ def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, dry_r
                    err=True)
         sys.exit(130)
     if result.stopped_early:
-        click.echo(f"error: {result.message}; the last good checkpoint stays in {result.run_dir}", err=True)
+        click.echo(f"the last good checkpoint (an epoch's end) stays in {result.run_dir}", err=True)
         sys.exit(1)
     click.echo(f"test accuracy {result.test_accuracy:.4f} (loss {result.test_loss:.4f}, "
                f"trained in {result.seconds:.1f} s)")

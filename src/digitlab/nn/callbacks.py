@@ -151,6 +151,7 @@ class TerminateOnNaN(Callback):
     def on_batch_end(self, batch, logs=None):
         if not math.isfinite(logs["batch_loss"]):
             self.message = f"the loss became {logs['batch_loss']} at step {self.model.step}: training stopped"
+            print(self.message, file=sys.stderr)
             self.model.stop_training = True
 
 
