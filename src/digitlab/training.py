@@ -26,6 +26,7 @@ from digitlab.errors import ConfigError
 from digitlab.evaluation import evaluate
 from digitlab.files import write_json
 from digitlab.nn import Callback, CosineDecay, EpochLog, ProgressBar, Sequential, TerminateOnNaN
+from digitlab.nn.backend import set_device
 from digitlab.nn.batching import num_batches
 from digitlab.nn.checkpoint import load_checkpoint, save_checkpoint
 from digitlab.recipes import DEFAULT_RECIPE, get_recipe
@@ -72,19 +73,20 @@ def make_run_dir(out, recipe_name, started):
 
 def train_run(recipe=DEFAULT_RECIPE, *, epochs=None, steps=None, batch_size=None, learning_rate=None,
               seed=0, out="runs", verbose=True, progress_bar=None, dry_run=False, train_samples=None,
-              callbacks=()):
+              device="cpu", callbacks=()):
     """Train ``recipe`` on MNIST and test it; every argument left None keeps the recipe's value.
 
-    A checkpoint is written at every epoch's end, and on Ctrl-C after the current batch; a run
-    stopped either way goes on with ``resume_run(run_dir)``.
+    ``device="gpu"`` runs the engine on CuPy. A checkpoint is written at every epoch's end, and on
+    Ctrl-C after the current batch; a run stopped either way goes on with ``resume_run(run_dir)``.
     """
+    use_device(device)
     for name, value in (("epochs", epochs), ("steps", steps), ("batch size", batch_size),
                         ("learning rate", learning_rate), ("train samples", train_samples)):
         _positive(name, value)
     get_recipe(recipe).with_overrides(epochs=epochs, steps=steps)  # refuses a bad recipe or override
     settings = {"recipe": recipe, "epochs": epochs, "steps": steps, "batch_size": batch_size,
                 "learning_rate": learning_rate, "seed": seed, "dry_run": dry_run,
-                "train_samples": train_samples}
+                "train_samples": train_samples, "device": device}
     load_data()  # a damaged dataset is reported before a run folder is made
     run_dir = make_run_dir(out, recipe, datetime.now(timezone.utc))
     write_json(run_dir / "config.json", {"settings": settings})
@@ -105,6 +107,7 @@ def resume_run(run_dir, *, verbose=True, progress_bar=None, callbacks=()):
         settings = json.loads(config_path.read_text())["settings"]
     except (ValueError, KeyError, TypeError) as error:
         raise ConfigError(f"{config_path} is damaged ({error}): the run cannot be resumed") from None
+    use_device(settings.get("device", "cpu"))
     return _train(settings, run_dir, checkpoint, verbose, progress_bar, callbacks)
 
 
@@ -171,6 +174,14 @@ def _train(settings, run_dir, checkpoint, verbose, progress_bar, extra_callbacks
                           samples=(x_train[:25], y_train[:25]))
     (run_dir / CHECKPOINT).unlink(missing_ok=True)  # the run is complete: nothing left to resume
     return RunResult(run_dir, model, test_loss, test_accuracy, history.history, seconds, report=report)
+
+
+def use_device(device):
+    """Run the engine on ``device`` ("cpu" or "gpu"), or say clearly why it cannot."""
+    try:
+        set_device(device)
+    except (ValueError, RuntimeError) as error:
+        raise ConfigError(str(error)) from None
 
 
 class EpochCheckpoint(Callback):
