@@ -202,6 +202,18 @@ def test_a_large_photo_is_shrunk_first(mnist_test):
     assert correlation(out, preprocess(mnist_test[0][6])) > 0.85
 
 
+def test_a_small_digit_in_a_12_megapixel_photo(mnist_test):
+    page = on_paper(mnist_test[0][9], scale=6, canvas=(4000, 3000), at=(1800, 1300))
+    out = preprocess(encode(page, "JPEG", quality=85))
+    assert correlation(out, preprocess(mnist_test[0][9])) > 0.85
+
+
+def test_faint_pencil(mnist_test):
+    page = np.asarray(on_paper(mnist_test[0][8]), np.float32) / 255
+    faint = 0.85 - 0.1 * (1 - page) + np.random.default_rng(0).normal(0, 0.01, page.shape)
+    assert correlation(preprocess(np.clip(faint, 0, 1)), preprocess(mnist_test[0][8])) > 0.85
+
+
 # ----------------------------------------------------------------------------- bad input
 
 
@@ -259,6 +271,7 @@ def test_too_small():
     Image.new("RGB", (64, 64), (30, 90, 200)),
     Image.new("RGBA", (50, 50), (0, 0, 0, 0)),
     Image.fromarray(np.clip(np.random.default_rng(1).normal(180, 4, (100, 100)), 0, 255).astype(np.uint8)),
+    Image.fromarray(np.clip(np.random.default_rng(2).normal(200, 10, (300, 400)), 0, 255).astype(np.uint8)),
 ])
 def test_a_picture_without_ink_has_no_digit(picture):
     with pytest.raises(NoDigitError, match="no digit found"):

@@ -35,7 +35,8 @@ from digitlab.images import MAX_PIXELS, describe, read_grey
 BOX = 20                    # MNIST fits each digit in a 20x20 box ...
 SIZE = 28                   # ... inside 28x28 ...
 CENTRE = 14.0               # ... with the centre of mass at row 14, column 14 (measured on MNIST)
-MIN_CONTRAST = 0.12         # ink must differ from the paper by this much (of black to white)
+MIN_CONTRAST = 0.06         # ink must differ from the paper by this much (of black to white) ...
+NOISE_CONTRAST = 8          # ... and by this many times the paper's noise
 SPECK = 0.04                # pieces under this fraction of the largest piece's area are noise
 EDGE_CONTACT = 0.08         # a piece along this fraction of the picture's rim is a page edge
 STROKE_RATIO = 0.093        # MNIST's median stroke width over the digit's longer side
@@ -84,15 +85,17 @@ def find_ink(grey: np.ndarray, name: str = "the image") -> Ink:
     dark_ink = ink_is_dark(grey)
     bright = 1 - grey if dark_ink else grey                # ink bright on a dark background now
     paper = _paper_surface(bright)
-    raw = np.clip((bright - paper) / np.maximum(1 - paper, 0.05), 0, 1)
-    raw = _smooth(raw, max(raw.shape) // 250)               # sensor noise, at photo sizes
-    level, noise = float(np.median(_sample(raw))), _spread(raw)
+    raw = (bright - paper) / np.maximum(1 - paper, 0.05)
+    raw = _smooth(raw, 1 if max(raw.shape) >= 200 else 0)    # sensor noise, at photo sizes
+    level, noise = float(np.median(_sample(raw))), _spread(raw)  # the paper's, before clipping
+    grain = _pixel_noise(raw)
+    raw = np.clip(raw, 0, 1)
     threshold = max(otsu(raw), level + 4 * noise)           # never a cut through the paper's noise
     mask = raw > threshold
     if not mask.any() or mask.all():
         raise NoDigitError(f"{name}: no digit found (the picture is blank)")
     ink_level, paper_level = np.median(raw[mask]), np.median(_sample(raw)[~_sample(mask)])
-    if ink_level - paper_level < MIN_CONTRAST:
+    if ink_level - paper_level < max(MIN_CONTRAST, NOISE_CONTRAST * grain):
         raise NoDigitError(f"{name}: no digit found (nothing stands out from the paper)")
     pieces = connected_components(mask)
     keep = choose_pieces(pieces)
@@ -162,6 +165,13 @@ def _spread(image):
     """The noise's standard deviation, robustly: 1.4826 times the median absolute deviation."""
     values = _sample(image)
     return 1.4826 * float(np.median(np.abs(values - np.median(values))))
+
+
+def _pixel_noise(image):
+    """The noise from one pixel to the next (its standard deviation, robustly), blind to shading."""
+    values = _sample(image, 160_000)
+    steps = (values[:, 1:] - values[:, :-1]).ravel()
+    return 1.4826 * float(np.median(np.abs(steps - np.median(steps)))) / np.sqrt(2)
 
 
 def _smooth(image, radius):
