@@ -335,7 +335,7 @@ def test_fit_digit_centres_any_crop():
 
 def _row_of_digits(digits, gap=40, scale=5):
     size = 28 * scale
-    page = np.zeros((size + 60, 40 + len(digits) * (size + gap)), np.float32)
+    page = np.zeros((size + 60, 40 + (len(digits) - 1) * (size + gap) + size), np.float32)
     for index, digit in enumerate(digits):
         big = np.asarray(Image.fromarray(digit).resize((size, size), Image.Resampling.BILINEAR))
         left = 20 + index * (size + gap)
@@ -351,6 +351,17 @@ def test_split_digits_reads_left_to_right(mnist_test):
     assert lefts == sorted(lefts)
     for (image, _), digit in zip(digits, x_test[[3, 2, 1, 0]]):
         assert correlation(image, preprocess(digit)) > 0.85
+
+
+def test_split_digits_cuts_digits_written_touching(mnist_test):
+    x_test, _ = mnist_test
+    indices = [1, 3, 2]                                    # 2, 0, 1 written close together
+    page = _row_of_digits(x_test[indices], gap=-60)
+    assert connected_components(page < 128).count < 3                 # some of them touch
+    digits = split_digits(page)
+    assert len(digits) == 3
+    for (image, _), index in zip(digits, indices):
+        assert correlation(image, preprocess(x_test[index])) > 0.7
 
 
 def test_split_digits_keeps_the_pieces_of_one_digit_together(mnist_test):

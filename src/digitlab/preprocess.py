@@ -70,10 +70,35 @@ def split_digits(source, *, max_pixels: int = MAX_PIXELS, thicken: bool = True):
     """A picture of several digits in a row -> [(28x28 array, (top, bottom, left, right)), ...]
     left to right, the box in the picture as read (upright, at most 800 pixels on a side)."""
     found = find_ink(read_grey(source, max_pixels), describe(source))
+    groups = group_columns(found.pieces, mend_strokes(found.pieces, found.keep))
+    boxes = [found.pieces.box(group) for group in groups]
+    row_height = float(np.median([bottom - top + 1 for top, bottom, _, _ in boxes]))
     digits = []
-    for group in group_columns(found.pieces, mend_strokes(found.pieces, found.keep)):
-        digits.append((fit_digit(_digit_ink(found, group), thicken=thicken), found.pieces.box(group)))
+    for group, (top, bottom, left, right) in zip(groups, boxes):
+        ink = _digit_ink(found, group)
+        offset = max(left - 1, 0)                                # _digit_ink keeps a 1-pixel margin
+        for start, stop in split_touching(ink, row_height):
+            box = (top, bottom, max(offset + start, left), min(offset + stop - 1, right))
+            digits.append((fit_digit(ink[:, start:stop], thicken=thicken), box))
     return digits
+
+
+def split_touching(ink: np.ndarray, row_height: float) -> list[tuple[int, int]]:
+    """Column ranges of the digits in one piece of ink: itself, unless it is much wider than a
+    digit is tall (digits written touching), when it is cut where a column holds least ink near
+    each place a cut is expected."""
+    width = ink.shape[1]
+    if width <= 1.25 * row_height:
+        return [(0, width)]
+    count = max(2, int(round(width / (0.75 * row_height))))
+    columns = ink.sum(axis=0)
+    cuts, reach = [], max(1, int(width / (4 * count)))
+    for index in range(1, count):
+        expected = int(round(index * width / count))
+        low, high = max(expected - reach, 1), min(expected + reach, width - 1)
+        cuts.append(low + int(np.argmin(columns[low:high + 1])))
+    edges = [0, *cuts, width]
+    return [(a, b) for a, b in zip(edges, edges[1:]) if columns[a:b].sum() > 0]
 
 
 # ----------------------------------------------------------------------------- 2. ink
