@@ -225,3 +225,8 @@ def serve(model_path, host, port):
     from digitlab.web.server import serve as serve_page
 
     serve_page(model_path, host, port, echo=click.echo)
+
+
+from digitlab.analog.cli import analog_group  # noqa: E402  (digitlab analog ...: its own module)
+
+main.add_command(analog_group)
