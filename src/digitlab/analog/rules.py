@@ -30,7 +30,8 @@ class Rule:
 
     def update(self, synapses, delta, where=None):
         """Write ``synapses`` for the float weight change ``delta``: shaped like the layer, or like
-        ``where``, flat indices of the only weights that change (the others' delta is zero)."""
+        ``where``, flat indices of the only weights that change (the others' delta is zero).
+        Returns the flat indices of the weights written."""
         raise NotImplementedError
 
     def __repr__(self):
@@ -44,7 +45,7 @@ class OneStatePerEpoch(Rule):
     per_epoch = True
 
     def update(self, synapses, delta, where=None):
-        synapses.pulse(np.sign(delta).astype(np.int32), where)
+        return synapses.pulse(np.sign(delta).astype(np.int32), where)
 
 
 class PulsePerStep(Rule):
@@ -53,7 +54,7 @@ class PulsePerStep(Rule):
     name = "neurosim"
 
     def update(self, synapses, delta, where=None):
-        synapses.pulse(nominal_pulses(synapses, delta), where)
+        return synapses.pulse(nominal_pulses(synapses, delta), where)
 
 
 class MixedPrecision(Rule):
@@ -77,19 +78,21 @@ class MixedPrecision(Rule):
         np.clip(residual, -reach, reach, out=residual)
         up, down = (state[key] if where is None else state[key][where] for key in ("up", "down"))
         fire = np.flatnonzero((residual >= up) | (residual <= -down))
+        at = fire if where is None else where[fire]
         if fire.size:
-            residual[fire] = self._write(synapses, residual[fire], fire if where is None else where[fire])
+            residual[fire] = self._write(synapses, residual[fire], at)
         if where is None:
             everything[:] = residual
         else:
             everything[where] = residual
+        return at
 
     def _write(self, synapses, residual, at):
         """Pulse the weights at flat indices ``at``; returns what is left of their residual."""
         weights = synapses.read(at)
         w_max = np.float32(synapses.w_max)
         residual = np.clip(residual, -w_max - weights, w_max - weights)  # no asking past the range
-        exact = synapses.pulses_to(weights + residual, at)   # on this device's own curve
+        exact = synapses.pulses_to(weights + residual, at, now=weights)   # on this device's own curve
         count = np.floor(np.abs(exact) + np.float32(1 - self.threshold))
         limit = max(synapses.max_pulses(True), synapses.max_pulses(False))
         pulses = np.copysign(np.minimum(count, limit), exact).astype(np.int32)

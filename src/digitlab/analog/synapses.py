@@ -3,12 +3,15 @@
 Each weight is one device (``w = w_max (2 g - 1)``) or a differential pair (``w = w_max (g+ - g-)``),
 where g is the device's conductance as a fraction of the nominal range, (G - Gmin) / (Gmax - Gmin).
 A write asks for a signed number of pulses per weight: on one device, up is LTP and down is LTD; on a
-pair, up potentiates G+ and down potentiates G-, and a pair whose device nears Gmax is refreshed
-(both reset, the weight programmed again), as PCM synapses do. Every write adds cycle-to-cycle noise,
+pair, up potentiates G+ and down potentiates G-, and a pair whose devices both fill up is refreshed
+(both reset, the weight programmed again), as PCM synapses are. Every write adds cycle-to-cycle noise,
 ``c2c * sqrt(pulses)`` of the range; with device-to-device spread each device has its own A, Gmin
-and Gmax, drawn once.
+and Gmax, drawn once. With ``r_access``, a device is read through its access transistor, which
+compresses the read current of low-resistance devices.
 
-All of it is elementwise NumPy on float32 arrays, touching only the weights that get pulses.
+n pulses move a state g towards the curve's asymptote c: ``g' = g + (c - g) (1 - exp(k n))``, with
+c and k per direction (device.py). All of it is elementwise NumPy on float32 arrays, and a write
+touches only the weights it pulses; ``where`` (flat indices) restricts any operation to some weights.
 """
 
 from dataclasses import dataclass
@@ -17,20 +20,31 @@ import numpy as np
 
 from digitlab.analog.device import Device, asymptote, effective_a
 
-REFRESH_AT = 0.9  # a pair is reprogrammed when one of its devices passes this fraction of its range
+REFRESH_AT = 0.9  # a pair is reprogrammed when one device passes this fraction while the other holds some
 
 
 @dataclass
 class _Curves:
-    """One device per weight (arrays) or one for all (scalars): each direction's asymptote c and
-    per-pulse exponent k, so n pulses move g by (c - g) * (1 - exp(k n)); the device's own range
-    [lo, lo + span] within the nominal one; its pulses per full sweep in each direction."""
+    """One device's curves (scalars) or one per weight (arrays): asymptote c, per-pulse exponent k
+    and one pulse's fraction of the way to c, e = 1 - exp(k), in each direction; the device's own
+    range [lo, lo + span] within the nominal one."""
     c_up: object
     k_up: object
     c_down: object
     k_down: object
     lo: object = 0.0
     span: object = 1.0
+
+    def __post_init__(self):
+        self.e_up = -np.expm1(np.float64(self.k_up) if np.isscalar(self.k_up) else self.k_up)
+        self.e_down = -np.expm1(np.float64(self.k_down) if np.isscalar(self.k_down) else self.k_down)
+        for name in ("c_up", "k_up", "c_down", "k_down", "e_up", "e_down"):  # float32 all through
+            value = getattr(self, name)
+            setattr(self, name, np.float32(value) if np.isscalar(value) else value.astype(np.float32))
+
+    def at(self, name, where):
+        value = getattr(self, name)
+        return value if np.isscalar(value) or where is None else value.reshape(-1)[where]
 
 
 class Synapses:
@@ -51,21 +65,17 @@ class Synapses:
         self.pulses_applied = 0                                  # pulses so far (all weights)
         self.refreshes = 0
 
-    # ------------------------------------------------------------------ construction
-
     def _draw_curves(self):
         d = self.device
         if not d.d2d:
             return _Curves(*_constants(d.a_ltp, d.levels, d.a_ltd, d.ltd_levels))
         spread = lambda: np.exp(d.d2d * self.rng.standard_normal(self.shape))  # noqa: E731  lognormal
-        a_up = np.vectorize(effective_a)(d.a_ltp) * spread()
-        a_down = np.vectorize(effective_a)(d.a_ltd) * spread()
+        a_up, a_down = effective_a(d.a_ltp) * spread(), effective_a(d.a_ltd) * spread()
         g_max, g_min = d.g_max * spread(), d.g_min * spread()
         g_max = np.maximum(g_max, g_min + 0.01 * (d.g_max - d.g_min))
-        c_up, k_up, c_down, k_down = _constants(a_up, d.levels, a_down, d.ltd_levels)
         range_ = d.g_max - d.g_min
-        return _Curves(*(np.asarray(v, np.float32) for v in (c_up, k_up, c_down, k_down)),
-                       lo=((g_min - d.g_min) / range_).astype(np.float32),
+        constants = (np.asarray(v, np.float32) for v in _constants(a_up, d.levels, a_down, d.ltd_levels))
+        return _Curves(*constants, lo=((g_min - d.g_min) / range_).astype(np.float32),
                        span=((g_max - g_min) / range_).astype(np.float32))
 
     # ------------------------------------------------------------------ reading and programming
@@ -77,8 +87,7 @@ class Synapses:
 
     def read(self, where=None) -> np.ndarray:
         """The weights the devices hold now: all (shaped like the layer), or those at flat indices."""
-        states = [_take(g.reshape(-1), where) for g in self.g]
-        weights = self._weights(states, where)
+        weights = self._weights([_take(g.reshape(-1), where) for g in self.g], where)
         return weights.reshape(self.shape) if where is None else weights
 
     def program(self, weights):
@@ -90,27 +99,34 @@ class Synapses:
         """Set the devices' normalised states directly (one array, or one per device of a pair)."""
         self.g[:] = np.clip(np.asarray(states, np.float32), 0, 1)
 
+    def max_pulses(self, up=True) -> int:
+        """Pulses that sweep a device's whole range in that direction (more change nothing)."""
+        d = self.device
+        return d.levels if up or self.count == 2 else d.ltd_levels
+
     # ------------------------------------------------------------------ pulses
 
-    def pulse(self, pulses, where=None):
-        """Apply a signed number of pulses to each weight (> 0 raises it), with write noise.
+    def pulse(self, pulses, where=None) -> np.ndarray:
+        """Apply a signed number of pulses to each weight (> 0 raises it), with write noise; returns
+        the flat indices of the weights written.
 
         ``pulses`` is shaped like the layer, or like ``where`` (flat indices of the weights to pulse).
         """
         pulses = np.asarray(pulses).reshape(-1)
         hit = np.flatnonzero(pulses)
-        if not hit.size:
-            return
-        count = pulses[hit]
         where = hit if where is None else np.asarray(where).reshape(-1)[hit]
+        if not hit.size:
+            return where
+        count = pulses[hit]
         self.pulses_applied += int(np.abs(count).sum())
         if self.count == 1:
             self._move(0, where, count)
-            return
+            return where
         up = count > 0
         self._move(0, where[up], count[up])
         self._move(1, where[~up], -count[~up])
         self._refresh(where)
+        return where
 
     def after(self, pulses, where=None) -> np.ndarray:
         """The weights that ``pulses`` would give (shaped as ``pulses``), without noise or writing."""
@@ -126,17 +142,24 @@ class Synapses:
         """How much one pulse would raise and lower each weight now (flat at ``where``), no noise.
         ``now``: the weights there, if the caller has just read them."""
         now = (self.read(where) if now is None else now).reshape(-1)
-        size = now.size
-        up = self.after(np.ones(size, np.int32), where) - now
-        down = now - self.after(-np.ones(size, np.int32), where)
-        return up, down
+        states = [_take(g.reshape(-1), where) for g in self.g]
+        if self.count == 1:
+            (u,), curves = states, self.curves[0]
+            raised = np.minimum(u + (curves.at("c_up", where) - u) * curves.at("e_up", where), 1)
+            lowered = np.maximum(u + (curves.at("c_down", where) - u) * curves.at("e_down", where), 0)
+            return self._weights([raised], where) - now, now - self._weights([lowered], where)
+        plus, minus = states
+        more = [np.minimum(u + (c.at("c_up", where) - u) * c.at("e_up", where), 1)
+                for u, c in zip(states, self.curves)]
+        return self._weights([more[0], minus], where) - now, now - self._weights([plus, more[1]], where)
 
-    def pulses_to(self, targets, where=None) -> np.ndarray:
+    def pulses_to(self, targets, where=None, now=None) -> np.ndarray:
         """How many pulses (signed, fractional) would take each weight to ``targets`` along its
-        device's curve, without noise: the exact inverse of ``after``. Targets past the range count
-        to its end."""
-        targets = np.asarray(targets, np.float32).reshape(-1) / np.float32(self.w_max)
-        now = self.read(where).reshape(-1) / np.float32(self.w_max)
+        device's curve, without noise: the exact inverse of ``after`` (targets past the range count
+        to its end). ``now``: the weights there, if the caller has just read them."""
+        scale = np.float32(1 / self.w_max)
+        targets = np.asarray(targets, np.float32).reshape(-1) * scale
+        now = (self.read(where) if now is None else now).reshape(-1) * scale
         up = targets > now
         if self.count == 1:
             goal = self._state_for(0.5 * (np.clip(targets, -1, 1) + 1), self.curves[0], where)
@@ -146,35 +169,33 @@ class Synapses:
         goal_plus = self._state_for(np.clip(targets + read_minus, 0, 1), self.curves[0], where)
         goal_minus = self._state_for(np.clip(read_plus - targets, 0, 1), self.curves[1], where)
         always_up = np.ones(targets.shape, bool)
-        count = np.where(up, self._count(0, goal_plus, always_up, where),
-                         -self._count(1, goal_minus, always_up, where))
-        return count
-
-    def _count(self, which, goal, up, where):
-        """Signed pulses from device ``which``'s state to ``goal`` states, LTP where ``up``."""
-        u = _take(self.g[which].reshape(-1), where)
-        curves = self.curves[which]
-        c = _pick(curves.c_up, curves.c_down, up, where)
-        k = _pick(curves.k_up, curves.k_down, up, where)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            count = np.log1p((goal - u) / (u - c)) / k    # from u' - c = (u - c) exp(k n)
-        count = np.nan_to_num(count, nan=0.0, posinf=0.0, neginf=0.0)
-        return np.where(up, np.maximum(count, 0), -np.maximum(count, 0)).astype(np.float32)
-
-    def max_pulses(self, up=True) -> int:
-        """Pulses that sweep a device's whole range in that direction (more change nothing)."""
-        d = self.device
-        return d.levels if up or self.count == 2 else d.ltd_levels
+        return np.where(up, self._count(0, goal_plus, always_up, where),
+                        -self._count(1, goal_minus, always_up, where))
 
     # ------------------------------------------------------------------ the arithmetic
 
+    def _direction(self, curves, up, where):
+        """Per weight, the asymptote and exponent of the direction it moves in."""
+        return (np.where(up, curves.at("c_up", where), curves.at("c_down", where)).astype(np.float32),
+                np.where(up, curves.at("k_up", where), curves.at("k_down", where)).astype(np.float32))
+
+    def _count(self, which, goal, up, where):
+        """Signed pulses from device ``which``'s states to ``goal`` states, LTP where ``up``."""
+        u = _take(self.g[which].reshape(-1), where)
+        c, k = self._direction(self.curves[which], up, where)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            count = np.log1p((goal - u) / (u - c)) / k    # from g' - c = (g - c) exp(k n)
+        count = np.where(count > 0, count, np.float32(0))   # also NaN (no way there) -> 0
+        return np.where(up, count, -count)
+
     def _step(self, which, u, count, where):
-        """States ``u`` of device ``which`` (at flat ``where``) after signed ``count`` pulses, no noise."""
-        curves, up = self.curves[which], count > 0
-        c = _pick(curves.c_up, curves.c_down, up, where)
-        k = _pick(curves.k_up, curves.k_down, up, where)
+        """States ``u`` of device ``which`` (at flat ``where``) after signed ``count`` pulses, no noise;
+        and the pulses that counted (a full sweep at most)."""
+        up = count > 0
+        c, k = self._direction(self.curves[which], up, where)
         size = np.minimum(np.abs(count), np.where(up, self.device.levels, self.device.ltd_levels))
-        return u + (c - u) * -np.expm1(k * size.astype(np.float32)), size
+        size = size.astype(np.float32)
+        return u + (c - u) * -np.expm1(k * size), size
 
     def _jumped(self, which, count, where):
         u = _take(self.g[which].reshape(-1), where)
@@ -188,9 +209,8 @@ class Synapses:
         u, size = self._step(which, flat[where], count, where)
         c2c = self.device.c2c
         if c2c:
-            span = self.curves[which].span
-            sigma = c2c if np.isscalar(span) else c2c / span.reshape(-1)[where]
-            u += sigma * np.sqrt(size.astype(np.float32)) * self.rng.standard_normal(where.size, dtype=np.float32)
+            span = self.curves[which].at("span", where)
+            u += (c2c / span) * np.sqrt(size) * self.rng.standard_normal(where.size, dtype=np.float32)
         flat[where] = np.clip(u, 0, 1)
 
     def _refresh(self, where):
@@ -218,22 +238,23 @@ class Synapses:
     def _conductance(self, u, curves, where):
         """What a device reads as, in units of the nominal range (through r_access, if any)."""
         if not np.isscalar(curves.span):
-            u = _take(curves.lo.reshape(-1), where) + _take(curves.span.reshape(-1), where) * u
-        return (np.float32(1 + self.squeeze) * u) / (1 + np.float32(self.squeeze) * u) if self.squeeze else u
+            u = curves.at("lo", where) + curves.at("span", where) * u
+        q = self.squeeze
+        return (np.float32(1 + q) * u) / (1 + np.float32(q) * u) if q else u
 
     def _state_for(self, target, curves, where):
         """The state whose reading is ``target`` (clipped to what the device can hold)."""
         q = self.squeeze
         g = target / (1 + q - q * target) if q else target
         if not np.isscalar(curves.span):
-            g = (g - _take(curves.lo.reshape(-1), where)) / _take(curves.span.reshape(-1), where)
+            g = (g - curves.at("lo", where)) / curves.at("span", where)
         return np.clip(g, 0, 1).astype(np.float32)
 
     def _weights(self, states, where):
         """Weights from flat device states (one array per device of the weight)."""
         w_max = np.float32(self.w_max)
         if self.count == 1:
-            return 2 * w_max * self._conductance(states[0], self.curves[0], where) - w_max
+            return (2 * w_max) * self._conductance(states[0], self.curves[0], where) - w_max
         plus, minus = (self._conductance(u, c, where) for u, c in zip(states, self.curves))
         return w_max * (plus - minus)
 
@@ -243,13 +264,6 @@ class Synapses:
 
 def _take(values, where):
     return values if where is None else values[where]
-
-
-def _pick(value_up, value_down, up, where):
-    """Per weight, the value of the direction it moves in (scalars, or arrays taken at ``where``)."""
-    if np.isscalar(value_up):
-        return np.where(up, np.float32(value_up), np.float32(value_down))
-    return np.where(up, _take(value_up.reshape(-1), where), _take(value_down.reshape(-1), where))
 
 
 def _constants(a_up, levels_up, a_down, levels_down):

@@ -34,11 +34,11 @@ class DeviceWeights:
             if self.clip:
                 np.clip(self.values, -self.w_max, self.w_max, out=self.values)
             return
-        self.rule.update(self.synapses, delta, where)
-        if where is None:
+        written = self.rule.update(self.synapses, delta, where)
+        if written is None:
             self.values = self.synapses.read()
-        else:
-            flat[where] = self.synapses.read(where)
+        elif written.size:
+            flat[written] = self.synapses.read(written)
 
     @property
     def pulses(self) -> int:
