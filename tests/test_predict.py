@@ -119,6 +119,7 @@ def test_read_number_reads_a_row_of_digits_left_to_right(mnist_test):
         assert lefts == sorted(lefts)
         facts = reading.to_dict()
         assert facts["number"] == reading.text and len(facts["digits"]) == len(indices)
+        assert set(facts["digits"][0]) == {"digit", "probability", "top", "box"}
 
 
 def test_read_numbers_reports_a_bad_file(tmp_path):

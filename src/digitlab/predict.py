@@ -79,7 +79,7 @@ class NumberReading:
 
     def to_dict(self):
         return {"file": self.source, "number": self.text, "probability": round(self.probability, 6),
-                "digits": [p.to_dict() | {"file": None} for p in self.digits]}
+                "digits": [{k: v for k, v in p.to_dict().items() if k != "file"} for p in self.digits]}
 
 
 @dataclass

@@ -40,7 +40,7 @@ NOISE_CONTRAST = 8          # ... and by this many times the paper's noise
 SPECK = 0.04                # pieces under this fraction of the largest piece's area are noise
 EDGE_CONTACT = 0.08         # a piece along this fraction of the picture's rim is a page edge
 STROKE_RATIO = 0.093        # MNIST's median stroke width over the digit's longer side
-THIN = 0.7                  # strokes under THIN * STROKE_RATIO are thickened to STROKE_RATIO
+THIN = 0.7                  # strokes under THIN * STROKE_RATIO are thickened toward STROKE_RATIO
 WORK_BOX = 4 * BOX          # strokes are measured and thickened at 4x the final scale
 
 
@@ -350,14 +350,19 @@ def stroke_width(mask: np.ndarray) -> float:
 
 
 def thicken_strokes(work: np.ndarray) -> np.ndarray:
-    """Dilate ink whose strokes are much thinner than MNIST's (a ballpoint pen on a big digit)."""
+    """Dilate ink whose strokes are much thinner than MNIST's (a ballpoint pen on a big digit).
+
+    Strokes under THIN of MNIST's median width are dilated up to that median; the dilation is
+    blended in gradually as the strokes get thinner, so a small change in the picture never
+    switches it fully on or off."""
     width = stroke_width(work > 0.5)
     target = STROKE_RATIO * max(work.shape)
-    if width <= 0 or width >= THIN * target:
+    blend = float(np.clip((THIN * target - width) / (0.15 * target), 0, 1)) if width > 0 else 0.0
+    if blend == 0:
         return work
     size = int(round(target - width)) | 1                      # odd, so the ink stays centred
     padded = np.pad(work, size // 2)
-    return _filter(padded, np.max, size)
+    return padded + blend * (_filter(padded, np.max, size) - padded)
 
 
 def centre_by_mass(box: np.ndarray) -> np.ndarray:
