@@ -196,6 +196,17 @@ def test_an_8x8_picture(mnist_test):
     assert out.shape == (28, 28) and np.isfinite(out).all() and out.max() == 1.0
 
 
+def test_an_8x8_grid_of_ink_counts_with_much_ink():
+    """Like the UCI digits: 8x8, ink on 40% of the cells, in grey levels."""
+    zero = np.array([[0, 0, 5, 13, 9, 1, 0, 0], [0, 0, 13, 15, 10, 15, 5, 0],
+                     [0, 3, 15, 2, 0, 11, 8, 0], [0, 4, 12, 0, 0, 8, 8, 0],
+                     [0, 5, 8, 0, 0, 9, 8, 0], [0, 4, 11, 0, 1, 12, 7, 0],
+                     [0, 2, 14, 5, 10, 12, 0, 0], [0, 0, 6, 13, 10, 0, 0, 0]], np.float32) / 16
+    out = preprocess(zero)
+    assert out.max() == 1.0 and out[13:16, 13:16].mean() < 0.3          # a ring: empty middle
+    assert out[14, :14].max() > 0.5 and out[14, 14:].max() > 0.5
+
+
 def test_a_large_photo_is_shrunk_first(mnist_test):
     page = on_paper(mnist_test[0][6], scale=40, canvas=(3000, 2000), at=(900, 300))
     out = preprocess(encode(page, "JPEG", quality=85))

@@ -113,10 +113,12 @@ def find_ink(grey: np.ndarray, name: str = "the image") -> Ink:
     raw = (bright - paper) / np.maximum(1 - paper, 0.05)
     raw = _smooth(raw, 1 if max(raw.shape) >= 200 else 0)    # sensor noise, at photo sizes
     level, noise = float(np.median(_sample(raw))), _spread(raw)  # the paper's, before clipping
-    grain = _pixel_noise(raw)
-    raw = np.clip(raw, 0, 1)
+    unclipped, raw = raw, np.clip(raw, 0, 1)
+    if max(raw.shape) < 48:                 # a thumbnail: too few pixels to tell noise from ink
+        level = noise = 0.0
     threshold = max(otsu(raw), level + 4 * noise)           # never a cut through the paper's noise
     mask = raw > threshold
+    grain = _pixel_noise(unclipped, mask) if noise else 0.0
     if not mask.any() or mask.all():
         raise NoDigitError(f"{name}: no digit found (the picture is blank)")
     ink_level, paper_level = np.median(raw[mask]), np.median(_sample(raw)[~_sample(mask)])
@@ -192,10 +194,14 @@ def _spread(image):
     return 1.4826 * float(np.median(np.abs(values - np.median(values))))
 
 
-def _pixel_noise(image):
-    """The noise from one pixel to the next (its standard deviation, robustly), blind to shading."""
-    values = _sample(image, 160_000)
-    steps = (values[:, 1:] - values[:, :-1]).ravel()
+def _pixel_noise(image, ink):
+    """The paper's noise from one pixel to the next (its standard deviation, robustly), blind to
+    shading: over neighbours that are both paper, not ink."""
+    values, ink = _sample(image, 160_000), _sample(ink, 160_000)
+    paper = ~(ink[:, 1:] | ink[:, :-1])
+    steps = (values[:, 1:] - values[:, :-1])[paper]
+    if steps.size == 0:
+        return 0.0
     return 1.4826 * float(np.median(np.abs(steps - np.median(steps)))) / np.sqrt(2)
 
 
