@@ -5,7 +5,8 @@
 Runs the installed `digitlab` script on one camera-style photo (a 28x28 MNIST test digit
 rendered as a phone photo, about 200x300 pixels) and on one 12-megapixel photo, several times
 each, and writes the median wall time of each to benchmarks/results/predict_latency.md, beside
-the time Python takes to start and import numpy alone (the floor under any command).
+the time Python takes to start and import numpy alone (the floor under any command), and the
+time the CLI's own imports take (digitlab.cli imports the recipes and the engine, with tqdm).
 """
 
 import argparse
@@ -52,6 +53,8 @@ def main(argv=None):
         picture.save(large, quality=90)
         cases = [
             ("python -c 'import numpy' (the floor)", [sys.executable, "-c", "import numpy"]),
+            ("python -c 'import digitlab.cli' (the CLI's imports)", [sys.executable, "-c", "import digitlab.cli"]),
+            ("digitlab --help", [DIGITLAB, "--help"]),
             (f"digitlab predict on a {Image.open(small).size[0]}x{Image.open(small).size[1]} JPEG",
              [DIGITLAB, "predict", small]),
             ("digitlab predict on a 4000x3000 JPEG", [DIGITLAB, "predict", large]),
