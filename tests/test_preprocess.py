@@ -105,6 +105,16 @@ def thin_seven(width=3):
     return picture
 
 
+def test_a_box_drawn_around_the_digit_and_a_printed_border_are_left_out(mnist_test):
+    digit = mnist_test[0][4]
+    page = on_paper(digit, scale=6, canvas=(300, 260), at=(60, 40))
+    clean = preprocess(page)
+    draw = ImageDraw.Draw(page)
+    draw.rectangle([30, 15, 270, 245], outline=0, width=3)          # the form's box
+    draw.rectangle([2, 2, 297, 257], outline=60, width=2)           # the page's printed border
+    assert correlation(preprocess(page), clean) > 0.95
+
+
 def test_a_thin_pen_is_thickened_toward_mnists_stroke_width():
     plain = preprocess(thin_seven(), thicken=False)
     thick = preprocess(thin_seven())

@@ -253,8 +253,9 @@ def choose_pieces(pieces: Components) -> np.ndarray:
     """The indices of the pieces that make the digit(s): no page edge, no specks.
 
     A piece along a good part of the picture's rim is a page edge, a table or a shadow, unless
-    nothing else of any size is left (a digit that fills the frame). Of the rest, specks (under
-    4% of the largest piece) go, and so do small pieces cut by the rim (other writing)."""
+    nothing else of any size is left (a digit that fills the frame). A box drawn around other ink
+    (a form's box, a page's printed border) goes. Of the rest, specks (under 4% of the largest
+    piece) go, and so do small pieces cut by the rim (other writing)."""
     if pieces.count == 0:
         return np.zeros(0, int)
     height, width = pieces.labels.shape
@@ -266,10 +267,27 @@ def choose_pieces(pieces: Components) -> np.ndarray:
             candidates = np.zeros(0, int)
     if len(candidates) == 0:
         candidates = np.arange(pieces.count)        # nothing else: the digit itself fills the frame
+    candidates = np.setdiff1d(candidates, outlines(pieces, candidates))
     area = pieces.area[candidates]
     largest = area.max()
     cut_by_rim = (pieces.edge_pixels[candidates] > 0) & (area < 0.25 * largest)
     return candidates[(area >= SPECK * largest) & ~cut_by_rim]
+
+
+def outlines(pieces: Components, candidates) -> np.ndarray:
+    """Pieces that are a box drawn around other ink: a thin outline (under 12% of its own box is
+    ink) whose box holds a piece of at least 5% of its ink, inside it."""
+    candidates = np.asarray(candidates)
+    top, bottom, left, right = (getattr(pieces, side)[candidates] for side in ("top", "bottom", "left", "right"))
+    area = pieces.area[candidates]
+    thin = area < 0.12 * (bottom - top + 1) * (right - left + 1)
+    found = []
+    for index in np.flatnonzero(thin):
+        inside = ((top > top[index]) & (bottom < bottom[index]) & (left > left[index])
+                  & (right < right[index]) & (area >= 0.05 * area[index]))
+        if inside.any():
+            found.append(candidates[index])
+    return np.array(found, int)
 
 
 def mend_strokes(pieces: Components, keep) -> list[np.ndarray]:
