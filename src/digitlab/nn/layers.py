@@ -417,7 +417,9 @@ class Conv2D(Layer):
         y = self.columns @ self._kernel_matrix().T
         if self.use_bias:
             y += self.params["bias"]
-        y = np.ascontiguousarray(y.reshape(n, out_h, out_w, self.filters).transpose(0, 3, 1, 2))
+        # An NCHW view of channels-last memory: element-wise layers keep that layout (NumPy allocates
+        # their results in the input's memory order), so the next convolution needs no transpose.
+        y = y.reshape(n, out_h, out_w, self.filters).transpose(0, 3, 1, 2)
         return self.activation.forward(y, training) if self.activation else y
 
     def backward(self, dy):
@@ -439,7 +441,7 @@ class Conv2D(Layer):
             dpadded[:, rows, cols] += dcolumns[:, :, :, i, j]
         top, left = self.pads
         dx = dpadded[:, top:top + self.x_shape[2], left:left + self.x_shape[3]]
-        return np.ascontiguousarray(dx.transpose(0, 3, 1, 2))
+        return dx.transpose(0, 3, 1, 2)
 
     def config(self):
         return {
@@ -489,7 +491,7 @@ class MaxPool2D(Layer):
             x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=-np.inf)
         _, out_h, out_w = self.output_shape((channels, height, width))
         offsets = list(_offsets(self.pool_size, self.pool_size, self.strides, out_h, out_w))
-        y = x[:, :, offsets[0][2], offsets[0][3]].copy()
+        y = x[:, :, offsets[0][2], offsets[0][3]].copy(order="K")  # keeps a channels-last layout
         for _, _, rows, cols in offsets[1:]:
             np.maximum(y, x[:, :, rows, cols], out=y)
         self.x, self.y, self.offsets = x, y, offsets
@@ -497,7 +499,7 @@ class MaxPool2D(Layer):
         return y
 
     def backward(self, dy):
-        dx = np.zeros(self.x.shape, dy.dtype)
+        dx = np.zeros_like(self.x, dtype=dy.dtype)
         taken = np.zeros(self.y.shape, bool)
         for _, _, rows, cols in self.offsets:
             winner = (self.x[:, :, rows, cols] == self.y) & ~taken
