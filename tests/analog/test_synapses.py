@@ -126,3 +126,23 @@ def test_flat_indices_touch_only_those_weights():
     sparse.pulse(np.array([4, -6]), where)
     np.testing.assert_array_equal(dense.read(), sparse.read())
     np.testing.assert_array_equal(sparse.read(where), dense.read().reshape(-1)[where])
+
+
+@pytest.mark.parametrize("name", ["ag-si", "hzo-fefet", "linear"])
+def test_writing_towards_a_target_takes_the_nearest_whole_number_of_pulses(name):
+    device = PRESETS[name].with_changes(c2c=0.0)
+    fast, general = Synapses(device, (6,)), Synapses(device, (6,))
+    start = np.array([-0.9, -0.3, 0.0, 0.2, 0.6, 0.95], np.float32)
+    targets = np.array([-0.2, -0.8, 0.013, 0.9, 0.55, 2.0], np.float32)
+    where = np.arange(6)
+    results = []
+    for synapses, write in ((fast, fast._write_toward_single), (general, general._write_toward_general)):
+        synapses.program(start)
+        results.append(write(targets, where, 0.5))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, atol=2e-6)
+    before, after, up, down = results[0]
+    np.testing.assert_allclose(before, start, atol=1e-6)
+    distance = np.abs(after - np.clip(targets, -1, 1))
+    assert np.all(distance <= 0.5 * np.maximum(up, down) + 1e-6)  # within half a pulse of the target
+    assert after[-1] >= 1.0 - up[-1] - 1e-6                 # past the range: to its end

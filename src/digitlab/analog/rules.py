@@ -54,7 +54,12 @@ class PulsePerStep(Rule):
     name = "neurosim"
 
     def update(self, synapses, delta, where=None):
-        return synapses.pulse(nominal_pulses(synapses, delta), where)
+        flat = delta.reshape(-1)
+        # Only changes worth half a pulse get any: find them in one pass, count pulses for them.
+        half_up = np.float32(0.5 * synapses.pulse_span / synapses.max_pulses(True) * (1 - 1e-6))
+        half_down = np.float32(0.5 * synapses.pulse_span / synapses.max_pulses(False) * (1 - 1e-6))
+        hit = np.flatnonzero((flat >= half_up) | (flat <= -half_down))
+        return synapses.pulse(nominal_pulses(synapses, flat[hit]), hit if where is None else where[hit])
 
 
 class MixedPrecision(Rule):
@@ -62,10 +67,9 @@ class MixedPrecision(Rule):
 
     name = "mixed"
 
-    def __init__(self, threshold=0.5, noise_floor=1.0, verify=True):
+    def __init__(self, threshold=0.5, noise_floor=1.0):
         self.threshold = threshold      # pulse once the residual is worth this many of the device's steps
         self.noise_floor = noise_floor  # ... and this many sigmas of one pulse's write noise
-        self.verify = verify            # subtract the change read back (noise included), not the expected one
 
     def update(self, synapses, delta, where=None):
         state = synapses.state
@@ -73,17 +77,19 @@ class MixedPrecision(Rule):
             state["residual"] = np.zeros(int(np.prod(synapses.shape)), np.float32)
             self._remember_steps(synapses, None, synapses.steps())
         everything = state["residual"]
-        residual = (everything if where is None else everything[where]) + delta.reshape(-1)
+        if where is None:
+            residual = everything                     # updated in place
+            residual += delta.reshape(-1)
+        else:
+            residual = everything[where] + delta.reshape(-1)
         reach = np.float32(2 * synapses.w_max)
         np.clip(residual, -reach, reach, out=residual)
-        up, down = (state[key] if where is None else state[key][where] for key in ("up", "down"))
-        fire = np.flatnonzero((residual >= up) | (residual <= -down))
+        up, low = (state[key] if where is None else state[key][where] for key in ("up", "low"))
+        fire = np.flatnonzero((residual >= up) | (residual <= low))
         at = fire if where is None else where[fire]
         if fire.size:
             residual[fire] = self._write(synapses, residual[fire], at)
-        if where is None:
-            everything[:] = residual
-        else:
+        if where is not None:
             everything[where] = residual
         return at
 
@@ -92,15 +98,9 @@ class MixedPrecision(Rule):
         weights = synapses.read(at)
         w_max = np.float32(synapses.w_max)
         residual = np.clip(residual, -w_max - weights, w_max - weights)  # no asking past the range
-        exact = synapses.pulses_to(weights + residual, at, now=weights)   # on this device's own curve
-        count = np.floor(np.abs(exact) + np.float32(1 - self.threshold))
-        limit = max(synapses.max_pulses(True), synapses.max_pulses(False))
-        pulses = np.copysign(np.minimum(count, limit), exact).astype(np.int32)
-        expected = None if self.verify else synapses.after(pulses, at)
-        synapses.pulse(pulses, at)
-        now = synapses.read(at)
-        self._remember_steps(synapses, at, synapses.steps(at, now))
-        return residual - ((now if self.verify else expected) - weights)
+        before, after, up, down = synapses.write_toward(weights + residual, at, self.threshold)
+        self._remember_steps(synapses, at, (up, down))
+        return residual - (after - before)                # the change read back, noise included
 
     def _remember_steps(self, synapses, where, steps):
         """Keep, for each weight, the residual that makes it fire up and down (it changes only when
@@ -108,18 +108,17 @@ class MixedPrecision(Rule):
         sigmas of one pulse's write noise; never where the device cannot move that way."""
         state = synapses.state
         floor = np.float32(self.noise_floor * synapses.device.c2c * synapses.pulse_span)
-        for direction, step in zip(("up", "down"), steps):
+        for key, sign, step in zip(("up", "low"), (1, -1), steps):   # fire at residual >= up or <= low
             step = step.reshape(-1)
             limit = np.maximum(np.float32(self.threshold) * step, floor)
             limit[step <= 0] = np.inf
             if where is None:
-                state[direction] = limit
+                state[key] = sign * limit
             else:
-                state[direction][where] = limit
+                state[key][where] = sign * limit
 
     def __repr__(self):
-        return (f"MixedPrecision(threshold={self.threshold}, noise_floor={self.noise_floor}, "
-                f"verify={self.verify})")
+        return f"MixedPrecision(threshold={self.threshold}, noise_floor={self.noise_floor})"
 
 
 def nominal_pulses(synapses, delta):

@@ -172,6 +172,47 @@ class Synapses:
         return np.where(up, self._count(0, goal_plus, always_up, where),
                         -self._count(1, goal_minus, always_up, where))
 
+    def write_toward(self, targets, where, threshold=0.5):
+        """Pulse the weights at flat indices ``where`` towards ``targets`` along their own curves,
+        noise and all: the exact pulse count, rounded up from ``threshold`` of a pulse. Returns the
+        weights before and after, and how far one more pulse would move each up and down."""
+        if self.count == 1 and not self.squeeze and not self.device.d2d:
+            return self._write_toward_single(np.asarray(targets, np.float32), where, threshold)
+        return self._write_toward_general(targets, where, threshold)
+
+    def _write_toward_general(self, targets, where, threshold):
+        before = self.read(where)
+        exact = self.pulses_to(targets, where, now=before)
+        count = np.floor(np.abs(exact) + np.float32(1 - threshold))
+        limit = max(self.max_pulses(True), self.max_pulses(False))
+        self.pulse(np.copysign(np.minimum(count, limit), exact).astype(np.int32), where)
+        after = self.read(where)
+        return (before, after, *self.steps(where, after))
+
+    def _write_toward_single(self, targets, where, threshold):
+        """``write_toward`` for one plain device per weight, in one pass of few array operations."""
+        d, curves, flat = self.device, self.curves[0], self.g[0].reshape(-1)
+        w_max = np.float32(self.w_max)
+        u = flat[where]
+        before = (2 * w_max) * u - w_max
+        goal = np.clip((targets / w_max + 1) * np.float32(0.5), 0, 1)
+        up = goal > u
+        c = np.where(up, curves.c_up, curves.c_down)
+        k = np.where(up, curves.k_up, curves.k_down)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            exact = np.log1p((goal - u) / (u - c)) / k        # from g' - c = (g - c) exp(k n)
+        count = np.floor(np.where(exact > 0, exact, np.float32(0)) + np.float32(1 - threshold))
+        count = np.minimum(count, np.where(up, np.float32(d.levels), np.float32(d.ltd_levels)))
+        u = u + (c - u) * -np.expm1(k * count)
+        if d.c2c:
+            u += np.float32(d.c2c) * np.sqrt(count) * self.rng.standard_normal(u.size, dtype=np.float32)
+        np.clip(u, 0, 1, out=u)
+        flat[where] = u
+        self.pulses_applied += int(count.sum())
+        raised = np.minimum(u + (curves.c_up - u) * curves.e_up, 1)
+        lowered = np.maximum(u + (curves.c_down - u) * curves.e_down, 0)
+        return before, (2 * w_max) * u - w_max, (2 * w_max) * (raised - u), (2 * w_max) * (u - lowered)
+
     # ------------------------------------------------------------------ the arithmetic
 
     def _direction(self, curves, up, where):

@@ -1,11 +1,11 @@
 """Device-aware training: a digitlab network whose Dense kernels live on memristive devices.
 
-The loop reads top to bottom: for each batch, the engine does forward, loss, backward and the
-optimizer's step in float, as ever; what the step changed in each kernel is then handed to the update
-rule, which writes the layer's devices, and the kernel is replaced by what the devices now hold. So the
-forward pass always sees the device weights, and every optimizer and loss of ``digitlab.nn`` works.
-With a per-epoch rule (seed 001's), the float steps run for a whole epoch before the devices are
-written once. Biases, if a model has them, stay in float (they would live in digital periphery).
+The loop reads top to bottom: for each batch, the engine does forward, loss and backward as ever;
+the optimizer (plain SGD) proposes each kernel's change, the layer's update rule turns it into pulses
+on the devices, and the kernel becomes what the devices now hold (written in place, only where they
+changed). So the forward pass always sees the device weights. With a per-epoch rule (seed 001's), the
+float steps run for a whole epoch before the devices are written once. Biases, if a model has them,
+stay in float (they would live in digital periphery).
 """
 
 import time
@@ -21,7 +21,7 @@ from digitlab.analog.weights import DeviceWeights
 from digitlab.data import load_data
 from digitlab.nn import SGD, Dense, Sequential
 from digitlab.nn.backend import as_float32
-from digitlab.nn.batching import batch_indices, num_batches
+from digitlab.nn.batching import batch_indices
 
 
 @dataclass
@@ -66,45 +66,53 @@ def train_on_device(device, setup=AnalogSetup(), data=None, progress=None, max_b
 
     model = build_network(setup)
     model.build(seed=init_rng)
-    model.compile(SGD(setup.learning_rate), "categorical_crossentropy")
-    kernels = [layer.params["kernel"] for layer in model.layers if "kernel" in layer.params]
-    weights = [DeviceWeights(device, rule, _initial(kernel, device, setup, init_rng), setup.w_max,
-                             rng=noise_rng, clip=False) for kernel in kernels]
-    for kernel, stored in zip(kernels, weights):
-        kernel[...] = stored.values
+    dense = [layer for layer in model.layers if "kernel" in layer.params]
+    weights = {f"{layer.name}/kernel": DeviceWeights(
+        device, rule, _initial(layer.params["kernel"], device, setup, init_rng), setup.w_max, rng=noise_rng,
+        clip=False, out=layer.params["kernel"]) for layer in dense}
+    per_step = not device.ideal and not rule.per_epoch
+    model.compile(_DeviceSGD(setup.learning_rate, weights if per_step else {}), "categorical_crossentropy")
 
     run = DeviceRun(device, rule.name)
     started = time.perf_counter()
-    steps = num_batches(len(x_train), setup.batch_size)
-    on_device = not device.ideal
     for _ in range(setup.epochs):
         clock = time.perf_counter()
-        epoch_start = [kernel.copy() for kernel in kernels] if on_device and rule.per_epoch else None
+        epoch_start = {slot: stored.values.copy() for slot, stored in weights.items()} if (
+            not device.ideal and rule.per_epoch) else None
         for batch, index in enumerate(batch_indices(len(x_train), setup.batch_size, shuffle_rng)):
-            before = [kernel.copy() for kernel in kernels] if on_device and not rule.per_epoch else None
             model.train_step(as_float32(x_train[index]).reshape(len(index), 784), y_train[index])
-            if before is not None:
-                _write(kernels, weights, before)
             if progress:
                 progress(1)
             if max_batches and batch + 1 >= max_batches:
                 break
-        if epoch_start is not None:
-            _write(kernels, weights, epoch_start)
+        if epoch_start is not None:  # the epoch ran in float: now the devices take one step
+            for slot, stored in weights.items():
+                stored.apply(stored.values - epoch_start[slot])
+                stored.reread()
         run.train_seconds += time.perf_counter() - clock
         loss, accuracy = model.evaluate(x_test, y_test)
         run.loss.append(float(loss))
         run.accuracy.append(float(accuracy))
     run.seconds = time.perf_counter() - started
-    run.pulses = sum(stored.pulses for stored in weights)
+    run.pulses = sum(stored.pulses for stored in weights.values())
     return run
 
 
-def _write(kernels, weights, before):
-    """Hand each kernel's float change to its devices; the kernel becomes what they hold."""
-    for kernel, stored, old in zip(kernels, weights, before):
-        stored.apply(kernel - old)
-        kernel[...] = stored.values
+class _DeviceSGD(SGD):
+    """Plain SGD whose steps on device kernels go to the devices: the step's change is handed to
+    the layer's DeviceWeights (rule and devices decide what happens), which write the kernel in
+    place. Other parameters (biases) take the float step."""
+
+    def __init__(self, learning_rate, devices):
+        super().__init__(learning_rate)
+        self.devices = devices  # "layer/kernel" -> DeviceWeights
+
+    def update(self, param, grad, slot):
+        stored = self.devices.get(slot)
+        if stored is None:
+            super().update(param, grad, slot)
+        else:
+            stored.apply(np.float32(-self.learning_rate) * grad)
 
 
 def _initial(kernel, device, setup, rng):

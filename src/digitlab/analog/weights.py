@@ -8,17 +8,24 @@ from digitlab.analog.synapses import Synapses
 
 
 class DeviceWeights:
-    def __init__(self, device, rule, initial, w_max=1.0, rng=None, clip=True):
-        """``initial`` weights are programmed exactly (float32, clipped to +-w_max on a device)."""
+    def __init__(self, device, rule, initial, w_max=1.0, rng=None, clip=True, out=None):
+        """``initial`` weights are programmed exactly (float32, clipped to +-w_max on a device).
+        ``out``: a float32 array to keep ``values`` in (a layer's own kernel, updated in place)."""
         self.device, self.rule, self.w_max, self.clip = device, rule, float(w_max), clip
         initial = np.asarray(initial, np.float32)
+        self.values = np.empty(initial.shape, np.float32) if out is None else out
         if device.ideal:
             self.synapses = None
-            self.values = np.clip(initial, -self.w_max, self.w_max) if clip else initial.copy()
+            self.values[...] = np.clip(initial, -self.w_max, self.w_max) if clip else initial
         else:
             self.synapses = Synapses(device, initial.shape, w_max=w_max, rng=rng)
             self.synapses.program(initial)
-            self.values = self.synapses.read()
+            self.values[...] = self.synapses.read()
+
+    def reread(self):
+        """Make ``values`` the devices' read-back everywhere (after someone else changed them)."""
+        if self.synapses is not None:
+            self.values[...] = self.synapses.read()
 
     def apply(self, delta, where=None):
         """Change the weights by (what the devices make of) ``delta``; ``values`` is then current.
@@ -36,7 +43,7 @@ class DeviceWeights:
             return
         written = self.rule.update(self.synapses, delta, where)
         if written is None:
-            self.values = self.synapses.read()
+            self.values[...] = self.synapses.read()
         elif written.size:
             flat[written] = self.synapses.read(written)
 
