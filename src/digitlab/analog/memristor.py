@@ -18,6 +18,7 @@ from digitlab.analog.device import Device
 from digitlab.analog.experiment import compare
 from digitlab.analog.presets import PRESETS
 from digitlab.analog.setup import AnalogSetup
+from digitlab.analog.training import build_network
 
 SEED_001_NONLINEAR = Device(
     name="nonlinear-a0.8", levels=100, a_ltp=-0.8, a_ltd=-0.8, g_min=0.0, g_max=1.0,
@@ -37,6 +38,11 @@ MEMRISTOR_SETUP = AnalogSetup(
 MEMRISTOR_DEVICES = (PRESETS["linear"], SEED_001_NONLINEAR)
 DESCRIPTION = ("784-128 ReLU-10, no bias, 100-level memristors, one level per epoch: linear vs "
                "nonlinear (A 0.8), 20 epochs")
+
+
+def build_memristor_network():
+    """The tutorial's network, unbuilt: 784-128 ReLU-10 softmax, no biases (for a Recipe's ``build``)."""
+    return build_network(MEMRISTOR_SETUP)
 
 
 def run_memristor(out="runs", epochs=None, seed=None, train_samples=None, devices=None, progress=None,

@@ -41,7 +41,8 @@ class DeviceRun:
 
     def to_dict(self) -> dict:
         return {"device": self.device.to_dict(), "rule": self.rule, "accuracy": self.accuracy,
-                "loss": self.loss, "seconds": round(self.seconds, 3), "pulses": self.pulses}
+                "loss": self.loss, "seconds": round(self.seconds, 3),
+                "train_seconds": round(self.train_seconds, 3), "pulses": self.pulses}
 
 
 def build_network(setup: AnalogSetup) -> Sequential:
