@@ -115,6 +115,35 @@ def test_a_box_drawn_around_the_digit_and_a_printed_border_are_left_out(mnist_te
     assert correlation(preprocess(page), clean) > 0.95
 
 
+@pytest.mark.parametrize("grid", [False, True])
+def test_ruled_and_squared_paper(mnist_test, grid):
+    digit = mnist_test[0][1]
+    page = on_paper(digit, scale=6, canvas=(320, 280), at=(70, 50))
+    clean = preprocess(page)
+    lines = Image.new("L", page.size, 255)
+    draw = ImageDraw.Draw(lines)
+    for y in range(10, 280, 28):
+        draw.line([(0, y), (320, y + 4)], fill=70, width=2)             # slightly askew, as photographed
+    if grid:
+        for x in range(10, 320, 28):
+            draw.line([(x, 0), (x - 3, 280)], fill=70, width=2)
+    ruled = (np.asarray(page, np.float32) * np.asarray(lines, np.float32) / 255).astype(np.uint8)
+    assert correlation(preprocess(ruled), clean) > 0.9
+
+
+def test_a_digit_cropped_tight_with_much_ink(mnist_test):
+    """A drawing cropped to the digit: ink on a quarter of the picture or more."""
+    x_test, _ = mnist_test
+    for index in (5, 9, 12, 13):
+        digit = x_test[index]
+        rows, cols = np.flatnonzero(digit.any(axis=1)), np.flatnonzero(digit.any(axis=0))
+        tight = np.pad(digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], 1)
+        page = Image.fromarray(255 - tight).resize((tight.shape[1] * 10, tight.shape[0] * 10),
+                                                   Image.Resampling.BILINEAR)
+        assert (np.asarray(page) < 128).mean() > 0.2
+        assert correlation(preprocess(page), preprocess(digit)) > 0.85
+
+
 def test_a_thin_pen_is_thickened_toward_mnists_stroke_width():
     plain = preprocess(thin_seven(), thicken=False)
     thick = preprocess(thin_seven())

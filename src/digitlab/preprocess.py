@@ -42,6 +42,8 @@ EDGE_CONTACT = 0.08         # a piece along this fraction of the picture's rim i
 STROKE_RATIO = 0.093        # MNIST's median stroke width over the digit's longer side
 THIN = 0.7                  # strokes under THIN * STROKE_RATIO are thickened toward STROKE_RATIO
 WORK_BOX = 4 * BOX          # strokes are measured and thickened at 4x the final scale
+LINE_SPAN = 0.8             # a ruled line runs along at least this much of the picture ...
+LINE_WIDTH = 0.008          # ... and is at most this thick (of the picture's longer side)
 
 
 @dataclass
@@ -116,7 +118,10 @@ def find_ink(grey: np.ndarray, name: str = "the image") -> Ink:
     unclipped, raw = raw, np.clip(raw, 0, 1)
     if max(raw.shape) < 48:                 # a thumbnail: too few pixels to tell noise from ink
         level = noise = 0.0
-    threshold = max(otsu(raw), level + 4 * noise)           # never a cut through the paper's noise
+    cut = otsu(raw)
+    # much ink (a digit cropped tight) widens the spread: then the paper's own grain is the noise
+    noise = min(noise, 3 * _pixel_noise(unclipped, raw > cut)) if noise else 0.0
+    threshold = max(cut, level + 4 * noise)                 # never a cut through the paper's noise
     mask = raw > threshold
     grain = _pixel_noise(unclipped, mask) if noise else 0.0
     if not mask.any() or mask.all():
@@ -125,6 +130,14 @@ def find_ink(grey: np.ndarray, name: str = "the image") -> Ink:
     if ink_level - paper_level < max(MIN_CONTRAST, NOISE_CONTRAST * grain):
         raise NoDigitError(f"{name}: no digit found (nothing stands out from the paper)")
     pieces = connected_components(mask)
+    if max(mask.shape) >= 48 and _spans_the_picture(pieces):    # ruled or squared paper?
+        lines = ruled_lines(mask)
+        if lines.any():
+            pieces = connected_components(mask & ~lines)
+            lines |= pieces.mask(_long_and_thin(pieces))     # what is left of a box's lines
+            mask &= ~lines
+            raw = np.where(lines, 0, raw)
+            pieces = connected_components(mask)
     keep = choose_pieces(pieces)
     if len(keep) == 0:
         raise NoDigitError(f"{name}: no digit found (only specks of ink)")
@@ -145,7 +158,8 @@ def ink_is_dark(grey: np.ndarray) -> bool:
 
 
 def _paper_surface(grey, cells=24):
-    """A quadratic in x and y fitted to the cells' medians, refitted without outlying cells."""
+    """A quadratic in x and y fitted to the cells' medians, refitted without outlying cells (ink,
+    a table's edge), starting from a level and a slope so that the ink can't pull it along."""
     height, width = grey.shape
     if max(height, width) < 48:
         return np.float32(np.median(grey))
@@ -154,10 +168,14 @@ def _paper_surface(grey, cells=24):
     y, x = rows.ravel() / max(blocks.shape[0] - 1, 1), cols.ravel() / max(blocks.shape[1] - 1, 1)
     terms = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], 1)
     values, use = blocks.ravel(), np.ones(len(x), bool)
-    for _ in range(3):
-        coefficients = np.linalg.lstsq(terms[use], values[use], rcond=None)[0]
+    for count in (1, 3, 6, 6, 6):           # a level, then a slope, then a bend: ink can't bend it
+        if count == 1:
+            fitted = [np.median(values)]    # the level most of the picture has: the paper's
+        else:
+            fitted = np.linalg.lstsq(terms[use, :count], values[use], rcond=None)[0]
+        coefficients = np.concatenate([fitted, np.zeros(6 - count)])
         residual = values - terms @ coefficients
-        spread = 1.4826 * np.median(np.abs(residual[use])) + 1e-3
+        spread = max(1.4826 * float(np.median(np.abs(residual[use]))), 0.02)  # flat paper: no collapse
         keep = np.abs(residual) < 2.5 * spread
         if keep.sum() < 12:
             break
@@ -272,6 +290,79 @@ def choose_pieces(pieces: Components) -> np.ndarray:
     largest = area.max()
     cut_by_rim = (pieces.edge_pixels[candidates] > 0) & (area < 0.25 * largest)
     return candidates[(area >= SPECK * largest) & ~cut_by_rim]
+
+
+def _spans_the_picture(pieces: Components) -> bool:
+    height, width = pieces.labels.shape
+    return bool(np.any(pieces.right - pieces.left + 1 >= LINE_SPAN * width)
+                or np.any(pieces.bottom - pieces.top + 1 >= LINE_SPAN * height))
+
+
+def _long_and_thin(pieces: Components) -> np.ndarray:
+    """Pieces half as long as the picture and 8 times longer than they are thick: lines."""
+    height, width = pieces.labels.shape
+    tall, wide = pieces.bottom - pieces.top + 1, pieces.right - pieces.left + 1
+    return np.flatnonzero(((wide >= 0.5 * width) & (wide >= 8 * tall))
+                          | ((tall >= 0.5 * height) & (tall >= 8 * wide)))
+
+
+def ruled_lines(mask: np.ndarray) -> np.ndarray:
+    """The ink of straight lines that run across the whole picture within 6 degrees of level or
+    of upright (ruled or squared paper), except where a pen stroke crosses them.
+
+    For each slope, the ink pixels are counted along each line of that slope (a projection, as
+    in a Hough transform); a line of the best slope that holds ink along LINE_SPAN of the
+    picture, in every eighth of it, and is at most LINE_WIDTH of it thick, is a ruled line."""
+    height, width = mask.shape
+    rows, cols = np.nonzero(mask)
+    lines = np.zeros_like(mask)
+    for across, along, length, thickness in ((rows, cols, width, height), (cols, rows, height, width)):
+        best = None
+        for slope in np.tan(np.deg2rad(np.arange(-6, 6.01, 0.5))):
+            bins = np.round(across - along * slope).astype(np.int64)
+            low = bins.min()
+            counts = np.bincount(bins - low)
+            if best is None or counts.max() > best[0]:
+                best = (counts.max(), bins - low, counts)
+        _, bins, counts = best
+        widest = max(6, int(LINE_WIDTH * max(height, width)))
+        pieces_along = np.minimum(along * 8 // length, 7)       # eighths of the line's length
+        eighths = np.bincount(bins * 8 + pieces_along, minlength=len(counts) * 8).reshape(-1, 8)
+        at_rim = np.bincount(bins, weights=(across < 3) | (across >= thickness - 3), minlength=len(counts))
+        full = ((counts >= LINE_SPAN * length) & (eighths.min(axis=1) >= 0.4 * length / 8)
+                & (at_rim < 0.2 * counts))                      # along the picture's edge: a page edge
+        full &= ~_thick_bands(counts >= 0.4 * length, widest)   # a table's edge is no line
+        if not full.any():
+            continue
+        near = np.convolve(full, np.ones(3), mode="same") > 0      # the line's blurred edges too
+        on_line = (near & (counts >= 0.2 * length))[bins]
+        upright = along is rows
+        crossing = (_ink_at(mask, across - widest - 2, along, upright)
+                    & _ink_at(mask, across + widest + 2, along, upright))
+        keep_line = on_line & ~crossing
+        lines[rows[keep_line], cols[keep_line]] = True
+    return lines
+
+
+def _thick_bands(full, widest):
+    """The runs of True in a 1-D array that are more than ``widest`` long."""
+    padded = np.concatenate([[False], full, [False]]).astype(np.int8)
+    starts, ends = np.flatnonzero(np.diff(padded) == 1), np.flatnonzero(np.diff(padded) == -1)
+    thick = np.zeros_like(full)
+    for start, end in zip(starts, ends):
+        if end - start > widest:
+            thick[start:end] = True
+    return thick
+
+
+def _ink_at(mask, across, along, upright):
+    """Whether the mask holds ink at the given points (outside the picture: no); ``across`` is
+    the column for upright lines, the row for level ones."""
+    rows, cols = (along, across) if upright else (across, along)
+    inside = (rows >= 0) & (rows < mask.shape[0]) & (cols >= 0) & (cols < mask.shape[1])
+    found = np.zeros(len(rows), bool)
+    found[inside] = mask[rows[inside], cols[inside]]
+    return found
 
 
 def outlines(pieces: Components, candidates) -> np.ndarray:
