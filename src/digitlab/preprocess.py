@@ -8,8 +8,8 @@ on paper is dark ink on light, unevenly lit, noisy, anywhere in a larger frame. 
 2. ink: which way round the ink is (darker or lighter than the paper), the paper's light divided
    out (a smooth surface fitted to the paper alone: gradients, vignettes, soft shadows), Otsu's
    threshold for what is ink;
-3. clean: connected pieces of ink; specks much smaller than the largest piece and a page border or
-   table edge along the picture's edge are dropped;
+3. clean (``digitlab.clutter``): ruled or squared paper's lines, a table edge along the rim, a box
+   drawn around the digit, specks of dust and bits of other writing are taken out;
 4. fit: crop to the ink, keep its grey levels, thicken pen strokes much thinner than MNIST's, fit
    the longer side to 20 pixels (area averaging), and put the centre of mass at MNIST's (14, 14).
 
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from digitlab.clutter import choose_pieces, long_and_thin, ruled_lines, spans_the_picture
 from digitlab.components import Components, connected_components
 from digitlab.errors import NoDigitError
 from digitlab.images import MAX_PIXELS, describe, read_grey
@@ -37,13 +38,9 @@ SIZE = 28                   # ... inside 28x28 ...
 CENTRE = 14.0               # ... with the centre of mass at row 14, column 14 (measured on MNIST)
 MIN_CONTRAST = 0.06         # ink must differ from the paper by this much (of black to white) ...
 NOISE_CONTRAST = 8          # ... and by this many times the paper's noise
-SPECK = 0.04                # pieces under this fraction of the largest piece's area are noise
-EDGE_CONTACT = 0.08         # a piece along this fraction of the picture's rim is a page edge
 STROKE_RATIO = 0.093        # MNIST's median stroke width over the digit's longer side
 THIN = 0.7                  # strokes under THIN * STROKE_RATIO are thickened toward STROKE_RATIO
 WORK_BOX = 4 * BOX          # strokes are measured and thickened at 4x the final scale
-LINE_SPAN = 0.8             # a ruled line runs along at least this much of the picture ...
-LINE_WIDTH = 0.008          # ... and is at most this thick (of the picture's longer side)
 
 
 @dataclass
@@ -130,11 +127,11 @@ def find_ink(grey: np.ndarray, name: str = "the image") -> Ink:
     if ink_level - paper_level < max(MIN_CONTRAST, NOISE_CONTRAST * grain):
         raise NoDigitError(f"{name}: no digit found (nothing stands out from the paper)")
     pieces = connected_components(mask)
-    if max(mask.shape) >= 48 and _spans_the_picture(pieces):    # ruled or squared paper?
+    if max(mask.shape) >= 48 and spans_the_picture(pieces):    # ruled or squared paper?
         lines = ruled_lines(mask)
         if lines.any():
             pieces = connected_components(mask & ~lines)
-            lines |= pieces.mask(_long_and_thin(pieces))     # what is left of a box's lines
+            lines |= pieces.mask(long_and_thin(pieces))     # what is left of a box's lines
             mask &= ~lines
             raw = np.where(lines, 0, raw)
             pieces = connected_components(mask)
@@ -265,120 +262,6 @@ def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     grown = np.pad(mask, radius)
     grown = np.lib.stride_tricks.sliding_window_view(grown, size, axis=0).any(axis=-1)
     return np.lib.stride_tricks.sliding_window_view(grown, size, axis=1).any(axis=-1)
-
-
-def choose_pieces(pieces: Components) -> np.ndarray:
-    """The indices of the pieces that make the digit(s): no page edge, no specks.
-
-    A piece along a good part of the picture's rim is a page edge, a table or a shadow, unless
-    nothing else of any size is left (a digit that fills the frame). A box drawn around other ink
-    (a form's box, a page's printed border) goes. Of the rest, specks (under 4% of the largest
-    piece) go, and so do small pieces cut by the rim (other writing)."""
-    if pieces.count == 0:
-        return np.zeros(0, int)
-    height, width = pieces.labels.shape
-    edge = pieces.edge_pixels >= EDGE_CONTACT * 2 * (height + width)
-    candidates = np.flatnonzero(~edge)
-    if edge.any() and len(candidates):
-        biggest = pieces.area[candidates].max()
-        if biggest < 0.02 * pieces.area[edge].max() and biggest < 0.002 * height * width:
-            candidates = np.zeros(0, int)
-    if len(candidates) == 0:
-        candidates = np.arange(pieces.count)        # nothing else: the digit itself fills the frame
-    candidates = np.setdiff1d(candidates, outlines(pieces, candidates))
-    area = pieces.area[candidates]
-    largest = area.max()
-    cut_by_rim = (pieces.edge_pixels[candidates] > 0) & (area < 0.25 * largest)
-    return candidates[(area >= SPECK * largest) & ~cut_by_rim]
-
-
-def _spans_the_picture(pieces: Components) -> bool:
-    height, width = pieces.labels.shape
-    return bool(np.any(pieces.right - pieces.left + 1 >= LINE_SPAN * width)
-                or np.any(pieces.bottom - pieces.top + 1 >= LINE_SPAN * height))
-
-
-def _long_and_thin(pieces: Components) -> np.ndarray:
-    """Pieces half as long as the picture and 8 times longer than they are thick: lines."""
-    height, width = pieces.labels.shape
-    tall, wide = pieces.bottom - pieces.top + 1, pieces.right - pieces.left + 1
-    return np.flatnonzero(((wide >= 0.5 * width) & (wide >= 8 * tall))
-                          | ((tall >= 0.5 * height) & (tall >= 8 * wide)))
-
-
-def ruled_lines(mask: np.ndarray) -> np.ndarray:
-    """The ink of straight lines that run across the whole picture within 6 degrees of level or
-    of upright (ruled or squared paper), except where a pen stroke crosses them.
-
-    For each slope, the ink pixels are counted along each line of that slope (a projection, as
-    in a Hough transform); a line of the best slope that holds ink along LINE_SPAN of the
-    picture, in every eighth of it, and is at most LINE_WIDTH of it thick, is a ruled line."""
-    height, width = mask.shape
-    rows, cols = np.nonzero(mask)
-    lines = np.zeros_like(mask)
-    for across, along, length, thickness in ((rows, cols, width, height), (cols, rows, height, width)):
-        best = None
-        for slope in np.tan(np.deg2rad(np.arange(-6, 6.01, 0.5))):
-            bins = np.round(across - along * slope).astype(np.int64)
-            low = bins.min()
-            counts = np.bincount(bins - low)
-            if best is None or counts.max() > best[0]:
-                best = (counts.max(), bins - low, counts)
-        _, bins, counts = best
-        widest = max(6, int(LINE_WIDTH * max(height, width)))
-        pieces_along = np.minimum(along * 8 // length, 7)       # eighths of the line's length
-        eighths = np.bincount(bins * 8 + pieces_along, minlength=len(counts) * 8).reshape(-1, 8)
-        at_rim = np.bincount(bins, weights=(across < 3) | (across >= thickness - 3), minlength=len(counts))
-        full = ((counts >= LINE_SPAN * length) & (eighths.min(axis=1) >= 0.4 * length / 8)
-                & (at_rim < 0.2 * counts))                      # along the picture's edge: a page edge
-        full &= ~_thick_bands(counts >= 0.4 * length, widest)   # a table's edge is no line
-        if not full.any():
-            continue
-        near = np.convolve(full, np.ones(3), mode="same") > 0      # the line's blurred edges too
-        on_line = (near & (counts >= 0.2 * length))[bins]
-        upright = along is rows
-        crossing = (_ink_at(mask, across - widest - 2, along, upright)
-                    & _ink_at(mask, across + widest + 2, along, upright))
-        keep_line = on_line & ~crossing
-        lines[rows[keep_line], cols[keep_line]] = True
-    return lines
-
-
-def _thick_bands(full, widest):
-    """The runs of True in a 1-D array that are more than ``widest`` long."""
-    padded = np.concatenate([[False], full, [False]]).astype(np.int8)
-    starts, ends = np.flatnonzero(np.diff(padded) == 1), np.flatnonzero(np.diff(padded) == -1)
-    thick = np.zeros_like(full)
-    for start, end in zip(starts, ends):
-        if end - start > widest:
-            thick[start:end] = True
-    return thick
-
-
-def _ink_at(mask, across, along, upright):
-    """Whether the mask holds ink at the given points (outside the picture: no); ``across`` is
-    the column for upright lines, the row for level ones."""
-    rows, cols = (along, across) if upright else (across, along)
-    inside = (rows >= 0) & (rows < mask.shape[0]) & (cols >= 0) & (cols < mask.shape[1])
-    found = np.zeros(len(rows), bool)
-    found[inside] = mask[rows[inside], cols[inside]]
-    return found
-
-
-def outlines(pieces: Components, candidates) -> np.ndarray:
-    """Pieces that are a box drawn around other ink: a thin outline (under 12% of its own box is
-    ink) whose box holds a piece of at least 5% of its ink, inside it."""
-    candidates = np.asarray(candidates)
-    top, bottom, left, right = (getattr(pieces, side)[candidates] for side in ("top", "bottom", "left", "right"))
-    area = pieces.area[candidates]
-    thin = area < 0.12 * (bottom - top + 1) * (right - left + 1)
-    found = []
-    for index in np.flatnonzero(thin):
-        inside = ((top > top[index]) & (bottom < bottom[index]) & (left > left[index])
-                  & (right < right[index]) & (area >= 0.05 * area[index]))
-        if inside.any():
-            found.append(candidates[index])
-    return np.array(found, int)
 
 
 def mend_strokes(pieces: Components, keep) -> list[np.ndarray]:
