@@ -164,3 +164,13 @@ def test_resume_of_a_folder_that_is_not_a_run_is_a_clear_error(cli, tmp_path):
     result = cli("train", "--resume", tmp_path)
     assert result.returncode == 1
     assert "not a run folder" in _one_line_error(result)
+
+
+def test_the_memristor_recipe_runs_through_train_and_is_listed(cli, tmp_path):
+    listed = cli("recipes")
+    assert "memristor" in listed.stdout
+    result = cli("train", "--recipe", "memristor", "--dry-run", "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "linear" in result.stdout and "nonlinear" in result.stdout
+    (run_dir,) = tmp_path.iterdir()
+    assert run_dir.name.startswith("memristor-") and (run_dir / "report.html").is_file()

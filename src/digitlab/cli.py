@@ -32,7 +32,7 @@ def main():
 
 
 @main.command()
-@click.option("--recipe", type=click.Choice(list(RECIPES)), default=DEFAULT_RECIPE,
+@click.option("--recipe", type=click.Choice([*RECIPES, "memristor"]), default=DEFAULT_RECIPE,
               help="the model and hyper-parameters to train (`digitlab recipes` lists them)")
 @click.option("--epochs", type=click.IntRange(min=1), help="passes over the data [default: the recipe's]")
 @click.option("--steps", type=click.IntRange(min=1),
@@ -58,6 +58,12 @@ def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, dry_r
     from digitlab.recipes import get_recipe
     from digitlab.training import resume_run, train_run
 
+    if recipe == "memristor":  # seed 001's device-aware experiment: `digitlab analog train` runs it
+        from digitlab.analog.cli import train as analog_train
+
+        click.get_current_context().invoke(analog_train, recipe="memristor", epochs=epochs, seed=seed,
+                                           train_samples=train_samples, out=out, dry_run=dry_run, quiet=quiet)
+        return
     if resume_dir:
         if not quiet:
             click.echo(f"resuming {resume_dir}")
@@ -85,9 +91,13 @@ def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, dry_r
 @main.command()
 def recipes():
     """List the recipes: name, source tutorial, model and the tutorial's result."""
+    from digitlab.analog.memristor import DESCRIPTION
+
     for recipe in RECIPES.values():
         click.echo(f"{recipe.name:<14} seed {recipe.source}  {recipe.description}")
         click.echo(f"{'':<14} tutorial's result: {recipe.tutorial_result}")
+    click.echo(f"{'memristor':<14} seed 001  {DESCRIPTION} (device-aware: `digitlab analog train`)")
+    click.echo(f"{'':<14} tutorial's result: accuracy curves, linear above nonlinear")
 
 
 @main.command()
