@@ -40,6 +40,8 @@ def choose_pieces(pieces: Components) -> np.ndarray:
     if len(candidates) == 0:
         candidates = np.arange(pieces.count)        # nothing else: the digit itself fills the frame
     candidates = np.setdiff1d(candidates, outlines(pieces, candidates))
+    if len(candidates) == 0:
+        return candidates
     area = pieces.area[candidates]
     largest = area.max()
     cut_by_rim = (pieces.edge_pixels[candidates] > 0) & (area < 0.25 * largest)
@@ -47,6 +49,7 @@ def choose_pieces(pieces: Components) -> np.ndarray:
 
 
 def spans_the_picture(pieces: Components) -> bool:
+    """Whether a piece runs along LINE_SPAN of the picture: a ruled line may be there."""
     height, width = pieces.labels.shape
     return bool(np.any(pieces.right - pieces.left + 1 >= LINE_SPAN * width)
                 or np.any(pieces.bottom - pieces.top + 1 >= LINE_SPAN * height))
@@ -70,7 +73,10 @@ def ruled_lines(mask: np.ndarray) -> np.ndarray:
     height, width = mask.shape
     rows, cols = np.nonzero(mask)
     lines = np.zeros_like(mask)
-    for across, along, length, thickness in ((rows, cols, width, height), (cols, rows, height, width)):
+    if len(rows) == 0:
+        return lines
+    for across, along, length, thickness, upright in ((rows, cols, width, height, False),
+                                                      (cols, rows, height, width, True)):
         best = None
         for slope in np.tan(np.deg2rad(np.arange(-6, 6.01, 0.5))):
             bins = np.round(across - along * slope).astype(np.int64)
@@ -90,7 +96,6 @@ def ruled_lines(mask: np.ndarray) -> np.ndarray:
             continue
         near = np.convolve(full, np.ones(3), mode="same") > 0      # the line's blurred edges too
         on_line = (near & (counts >= 0.2 * length))[bins]
-        upright = along is rows
         crossing = (_ink_at(mask, across - widest - 2, along, upright)
                     & _ink_at(mask, across + widest + 2, along, upright))
         keep_line = on_line & ~crossing
