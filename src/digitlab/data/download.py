@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ import numpy as np
 
 from digitlab.data.idx import read_idx
 from digitlab.errors import ConfigError, DataError
+from digitlab.files import atomic_file
 
 # The order load_dataset returns them in: x_train, y_train, x_test, y_test.
 FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
@@ -221,21 +221,12 @@ class _Failed(Exception):
 
 def _fetch(url: str, target: Path, sha256: str, timeout: float, max_bytes: int) -> None:
     """Stream ``url`` into a temporary file beside ``target``, check it, rename it; raises _Failed."""
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            digest, size, declared = _stream(url, file, timeout, max_bytes)
-            file.flush()
-            os.fsync(file.fileno())
+    with atomic_file(target) as file:
+        digest, size, declared = _stream(url, file, timeout, max_bytes)
         if declared is not None and size != declared:
             raise _Failed(f"truncated: {size:,} of {declared:,} bytes")
         if digest != sha256.lower():
             raise _Failed(f"wrong sha256 {digest[:16]}..., expected {sha256[:16]}...: a corrupt or different file")
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    _sync_folder(target.parent)
 
 
 def _stream(url, file, timeout, max_bytes):
@@ -279,17 +270,3 @@ def _has_file(path: Path, sha256: str) -> bool:
     except OSError:
         return False
     return digest.hexdigest() == sha256.lower()
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make the rename durable (POSIX; elsewhere opening a folder fails and this does nothing)."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)

@@ -21,13 +21,13 @@ import gzip
 import hashlib
 import math
 import os
-import secrets
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from digitlab.errors import DataError
+from digitlab.files import atomic_file
 
 # IDX type code -> big-endian element type, as stored in the file.
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -179,15 +179,8 @@ def _parse_idx(payload: bytes, label: str, remedy: str) -> np.ndarray:
 
 
 def _write_atomically(path: Path, header: bytes, data: bytes, *, gzipped: bool) -> None:
-    folder = path.parent
-    temporary = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    # os.open with mode 0o666 lets the umask decide the permissions, as for any new file.
     try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    except OSError as error:
-        raise DataError(f"{path}: cannot write the file ({error.strerror or error}). Check the folder.") from None
-    try:
-        with open(descriptor, "wb") as file:
+        with atomic_file(path) as file:
             if gzipped:
                 with gzip.GzipFile(filename="", mode="wb", fileobj=file, compresslevel=6, mtime=0) as compressed:
                     compressed.write(header)
@@ -195,24 +188,5 @@ def _write_atomically(path: Path, header: bytes, data: bytes, *, gzipped: bool) 
             else:
                 file.write(header)
                 file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    _sync_folder(folder)
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX only; elsewhere the call is a no-op)."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
+    except OSError as error:
+        raise DataError(f"{path}: cannot write the file ({error.strerror or error}). Check the folder.") from None
