@@ -28,7 +28,7 @@ def test_dry_run_trains_tests_and_writes_the_run_folder(cli, tmp_path):
     assert {"config.json", "history.json", "model.safetensors", "report.html"} <= {p.name for p in run_dir.iterdir()}
     assert str(run_dir) in result.stdout
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["recipe"]["name"] == "keras-mlp" and config["dry_run"] is True
+    assert config["recipe"]["name"] == "keras-mlp" and config["settings"]["dry_run"] is True
 
 
 def test_the_same_seed_gives_the_same_accuracy(cli, tmp_path):
