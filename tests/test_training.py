@@ -77,10 +77,11 @@ def _weights(run_dir):
     ("keras-mlp", {"epochs": 3, "batch_size": 100, "train_samples": 1000}, 14),   # mid-epoch
     ("keras-mlp", {"epochs": 3, "batch_size": 100, "train_samples": 1000}, 10),   # an epoch's last batch
     # dropout, augmentation, batch norm and a cosine schedule: every kind of state a run carries
-    ("best", {"epochs": 2, "batch_size": 64, "train_samples": 256}, 5),
+    ("best", {"epochs": 2, "batch_size": 32, "train_samples": 128}, 5),
     ("two-layer", {"steps": 30, "train_samples": 1000}, 17),                      # batches drawn with replacement
 ])
 def test_an_interrupted_then_resumed_run_ends_bit_for_bit_as_an_uninterrupted_one(tmp_path, recipe, settings, stop_at):
+    settings = {**settings, "test_samples": 300}
     whole = train_run(recipe, out=tmp_path / "whole", verbose=False, seed=5, **settings)
     stopped = train_run(recipe, out=tmp_path / "stopped", verbose=False, seed=5,
                         callbacks=[CtrlCAtStep(stop_at)], **settings)

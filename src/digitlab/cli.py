@@ -44,13 +44,16 @@ def main():
 @click.option("--out", type=click.Path(file_okay=False), default="runs", help="folder for run folders")
 @click.option("--train-samples", type=click.IntRange(min=1),
               help="train on only the first N training images (a quick look)")
+@click.option("--test-samples", type=click.IntRange(min=1),
+              help="test on only the first N test images (a quick look)")
 @click.option("--dry-run", is_flag=True, help="one epoch of two batches: checks the pipeline end to end")
 @click.option("--device", type=click.Choice(["cpu", "gpu"]), default="cpu",
               help="where the engine runs: gpu needs CuPy (pip install 'digitlab[gpu]') and a CUDA GPU")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
               help="go on with an interrupted run from its folder's checkpoint (other options ignored)")
 @click.option("--quiet", "-q", is_flag=True, help="print only the result")
-def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, dry_run, device, resume_dir, quiet):
+def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, test_samples, dry_run, device,
+          resume_dir, quiet):
     """Train a recipe on MNIST, test it, and write a run folder.
 
     Ctrl-C finishes the batch, saves a checkpoint and says how to resume; a second Ctrl-C stops at once.
@@ -74,7 +77,7 @@ def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, dry_r
             click.echo(f"training {chosen.name}: {chosen.description}")
         result = train_run(recipe, epochs=epochs, steps=steps, batch_size=batch_size, learning_rate=lr,
                            seed=seed, out=out, verbose=not quiet, dry_run=dry_run, train_samples=train_samples,
-                           device=device)
+                           test_samples=test_samples, device=device)
     if result.interrupted:
         click.echo(f"interrupted: the checkpoint is saved; resume with `digitlab train --resume {result.run_dir}`",
                    err=True)

@@ -73,7 +73,7 @@ def make_run_dir(out, recipe_name, started):
 
 def train_run(recipe=DEFAULT_RECIPE, *, epochs=None, steps=None, batch_size=None, learning_rate=None,
               seed=0, out="runs", verbose=True, progress_bar=None, dry_run=False, train_samples=None,
-              device="cpu", callbacks=()):
+              test_samples=None, device="cpu", callbacks=()):
     """Train ``recipe`` on MNIST and test it; every argument left None keeps the recipe's value.
 
     ``device="gpu"`` runs the engine on CuPy. A checkpoint is written at every epoch's end, and on
@@ -81,12 +81,13 @@ def train_run(recipe=DEFAULT_RECIPE, *, epochs=None, steps=None, batch_size=None
     """
     use_device(device)
     for name, value in (("epochs", epochs), ("steps", steps), ("batch size", batch_size),
-                        ("learning rate", learning_rate), ("train samples", train_samples)):
+                        ("learning rate", learning_rate), ("train samples", train_samples),
+                        ("test samples", test_samples)):
         _positive(name, value)
     get_recipe(recipe).with_overrides(epochs=epochs, steps=steps)  # refuses a bad recipe or override
     settings = {"recipe": recipe, "epochs": epochs, "steps": steps, "batch_size": batch_size,
                 "learning_rate": learning_rate, "seed": seed, "dry_run": dry_run,
-                "train_samples": train_samples, "device": device}
+                "train_samples": train_samples, "test_samples": test_samples, "device": device}
     load_data()  # a damaged dataset is reported before a run folder is made
     run_dir = make_run_dir(out, recipe, datetime.now(timezone.utc))
     write_json(run_dir / "config.json", {"settings": settings})
@@ -118,6 +119,8 @@ def _train(settings, run_dir, checkpoint, verbose, progress_bar, extra_callbacks
     (x_train, y_train), (x_test, y_test) = load_data()
     if settings["train_samples"]:
         x_train, y_train = x_train[:settings["train_samples"]], y_train[:settings["train_samples"]]
+    if settings.get("test_samples"):
+        x_test, y_test = x_test[:settings["test_samples"]], y_test[:settings["test_samples"]]
     epochs, steps_per_epoch, max_steps = recipe.schedule(len(x_train))
     if settings["dry_run"]:
         epochs, steps_per_epoch, max_steps = 1, DRY_RUN_BATCHES, DRY_RUN_BATCHES
