@@ -3,6 +3,7 @@
     python benchmarks/recipes.py                 # every recipe, the full runs (about 20 minutes)
     python benchmarks/recipes.py keras-mlp cnn   # only these
     python benchmarks/recipes.py --quick         # a smoke run: a few steps each
+    python benchmarks/recipes.py best --keep runs   # keep the model (to ship it as the default)
 
 Writes benchmarks/results/recipes.md (and recipes.json): recipe, the tutorial's result, digitlab's
 test accuracy, the bar the project set for it, training seconds, and PASS/FAIL against the bar.
@@ -83,10 +84,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("labels", nargs="*", help="run only these rows (by recipe name)")
     parser.add_argument("--quick", action="store_true", help="a few steps each: checks the script")
+    parser.add_argument("--keep", metavar="DIR", help="keep the run folders (models, reports) in DIR")
     arguments = parser.parse_args()
     chosen = [run for run in RUNS if not arguments.labels or run[0] in arguments.labels or run[1] in arguments.labels]
     rows = []
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as scratch:
+        out = arguments.keep or scratch
         for label, recipe, overrides, bar, _ in chosen:
             print(f"== {label}", flush=True)
             rows.append(run_one(label, recipe, overrides, bar, arguments.quick, out))
