@@ -6,7 +6,9 @@
     python benchmarks/recipes.py best --keep runs   # keep the model (to ship it as the default)
 
 Writes benchmarks/results/recipes.md (and recipes.json): recipe, the tutorial's result, digitlab's
-test accuracy, the bar the project set for it, training seconds, and PASS/FAIL against the bar.
+test accuracy, the bar the project set for it, training seconds, PASS/FAIL against the bar, and when
+the row was measured and how busy the machine was. Running some rows replaces those rows and keeps
+the others.
 """
 
 import argparse
@@ -55,26 +57,40 @@ def run_one(label, recipe, overrides, bar, quick, out):
     return {"label": label, "recipe": recipe, "overrides": overrides,
             "tutorial_result": RECIPES[recipe].tutorial_result, "test_accuracy": result.test_accuracy,
             "bar": bar, "train_seconds": round(result.seconds, 1), "wall_seconds": round(wall, 1),
-            "passed": passed}
+            "passed": passed, "measured": time.strftime("%Y-%m-%d %H:%M"),
+            "load_average": round(os.getloadavg()[0], 1)}
 
 
-def write_results(rows, command):
+def merged_with_earlier(rows):
+    """The rows just measured, and the earlier rows of recipes.json for the labels not rerun."""
+    earlier = RESULTS / "recipes.json"
+    by_label = {row["label"]: row for row in json.loads(earlier.read_text())} if earlier.exists() else {}
+    by_label.update({row["label"]: row for row in rows})
+    order = [run[0] for run in RUNS]
+    return sorted(by_label.values(), key=lambda row: order.index(row["label"]) if row["label"] in order else len(order))
+
+
+def write_results(rows):
     lines = [
         "# Recipes: digitlab against the tutorials",
         "",
-        f"Produced by `{command}` on {time.strftime('%Y-%m-%d %H:%M')}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, NumPy {np.__version__}.",
+        f"Produced by `python benchmarks/recipes.py [LABEL ...]` on {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, NumPy {np.__version__}; a row is rerun by naming its label.",
         "Each recipe trains as `digitlab train --recipe NAME` does, seed 0, on the 60,000 MNIST training "
-        "images, and is tested on the 10,000 test images. Training seconds exclude loading and the report.",
+        "images, and is tested on the 10,000 test images. Training seconds exclude loading and the report; "
+        "they are only as quiet as the machine was: the last column gives the 1-minute load average on "
+        "this 2-core machine when the row ended.",
         "",
-        "| recipe | tutorial's result | digitlab test accuracy | bar | training s | |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| recipe | tutorial's result | digitlab test accuracy | bar | training s | | measured (load) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
         verdict = {True: "PASS", False: "FAIL", None: ""}[row["passed"]]
         bar = f">= {row['bar']}" if row["bar"] is not None else "-"
+        load = row.get("load_average")
+        when = f"{row.get('measured', '?')} ({load if load is not None else 'not recorded'})"
         lines.append(f"| {row['label']} | {row['tutorial_result']} | {row['test_accuracy']:.4f} | {bar} "
-                     f"| {row['train_seconds']:.1f} | {verdict} |")
+                     f"| {row['train_seconds']:.1f} | {verdict} | {when} |")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "recipes.md").write_text("\n".join(lines) + "\n")
     (RESULTS / "recipes.json").write_text(json.dumps(rows, indent=2) + "\n")
@@ -95,7 +111,7 @@ def main():
             rows.append(run_one(label, recipe, overrides, bar, arguments.quick, out))
             print(json.dumps(rows[-1]), flush=True)
     if not arguments.quick:
-        write_results(rows, "python benchmarks/recipes.py " + " ".join(sys.argv[1:]))
+        write_results(merged_with_earlier(rows))
     failed = [row["label"] for row in rows if row["passed"] is False]
     print("FAILED: " + ", ".join(failed) if failed else "every bar met")
     return 1 if failed else 0

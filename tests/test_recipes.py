@@ -24,6 +24,14 @@ def test_an_unknown_recipe_names_the_known_ones():
         get_recipe("nope")
 
 
+def test_a_registered_recipe_stands_for_its_name_and_anything_else_is_refused():
+    assert get_recipe(get_recipe("cnn")) is get_recipe("cnn")
+    with pytest.raises(ConfigError, match="unknown recipe"):
+        get_recipe(get_recipe("cnn").with_overrides(epochs=1))
+    with pytest.raises(ConfigError, match="unknown recipe"):
+        get_recipe({"name": "cnn"})
+
+
 @pytest.mark.parametrize("name", list(RECIPES))
 def test_every_recipe_builds_and_learns_on_a_slice(name):
     recipe = RECIPES[name]

@@ -220,6 +220,9 @@ DEFAULT_RECIPE = "keras-mlp"
 
 
 def get_recipe(name) -> Recipe:
-    if name not in RECIPES:
+    """The recipe called ``name``; a registered Recipe itself is also taken."""
+    if isinstance(name, Recipe) and RECIPES.get(name.name) == name:
+        return name
+    if not isinstance(name, str) or name not in RECIPES:
         raise ConfigError(f"unknown recipe {name!r}; `digitlab recipes` lists them: {', '.join(RECIPES)}")
     return RECIPES[name]

@@ -84,7 +84,8 @@ def train_run(recipe=DEFAULT_RECIPE, *, epochs=None, steps=None, batch_size=None
                         ("learning rate", learning_rate), ("train samples", train_samples),
                         ("test samples", test_samples)):
         _positive(name, value)
-    get_recipe(recipe).with_overrides(epochs=epochs, steps=steps)  # refuses a bad recipe or override
+    recipe = get_recipe(recipe).name  # a registered Recipe or its name; a bad one is refused here
+    get_recipe(recipe).with_overrides(epochs=epochs, steps=steps)  # as is a bad override
     settings = {"recipe": recipe, "epochs": epochs, "steps": steps, "batch_size": batch_size,
                 "learning_rate": learning_rate, "seed": seed, "dry_run": dry_run,
                 "train_samples": train_samples, "test_samples": test_samples, "device": device}
