@@ -325,6 +325,10 @@ class Dropout(Layer):
 # ----------------------------------------------------------------------------- convolution
 
 
+# How much of the columns matrix Conv2D makes at a time: a few images' worth, to stay in cache.
+COLUMNS_BLOCK_BYTES = 3 << 20
+
+
 def _same_padding(size, kernel, stride):
     """(before, after) padding so that the output has ceil(size / stride) positions."""
     out = -(-size // stride)
@@ -351,13 +355,18 @@ def _offsets(kernel_h, kernel_w, stride, out_h, out_w):
 
 
 class Conv2D(Layer):
-    """2-D convolution (really cross-correlation, as in every framework) by im2col and one matmul.
+    """2-D convolution (really cross-correlation, as in every framework) by im2col and matmul.
 
-    kernel: (filters, channels, kh, kw). Forward copies every input window into a row of
-    ``columns`` (one row per output position, kh*kw*channels values), so the convolution is one
-    product columns @ kernel_matrix.T. Backward is that product transposed; the window gradients
+    kernel: (filters, channels, kh, kw). Forward copies every input window into a row of a
+    ``columns`` matrix (one row per output position, kh*kw*channels values), so the convolution is
+    the product columns @ kernel_matrix.T. Backward is that product transposed; the window gradients
     are added back onto the input one kernel offset at a time (kh*kw slices, no loop over pixels).
     Inside, images are channels-last (NHWC), so each window's channels are contiguous in memory.
+
+    The batch goes through a few images at a time (``_blocks``): one block's columns, some
+    megabytes, stay in the CPU's cache between the copy that makes them and the product that reads
+    them, where the whole batch's would go out to main memory and back. Backward makes a block's
+    columns again rather than keeping them all from forward: a copy costs less than the memory.
     """
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
@@ -406,39 +415,57 @@ class Conv2D(Layer):
         """The kernel as (filters, kh*kw*channels), in the columns' order."""
         return self.params["kernel"].transpose(0, 2, 3, 1).reshape(self.filters, -1)
 
+    def _blocks(self, n, out_h, out_w):
+        """Slices of the batch whose columns take about COLUMNS_BLOCK_BYTES (the whole batch on a GPU)."""
+        if not isinstance(self.padded, np.ndarray):
+            return [slice(0, n)]
+        channels, itemsize = self.padded.shape[3], self.padded.itemsize
+        image_bytes = out_h * out_w * self.kernel_size[0] * self.kernel_size[1] * channels * itemsize
+        per_block = max(1, COLUMNS_BLOCK_BYTES // image_bytes)
+        return [slice(start, min(start + per_block, n)) for start in range(0, n, per_block)]
+
     def forward(self, x, training=False):
         n, channels, height, width = x.shape
         (top, bottom), (left, right) = self._pads(height, width)
-        padded = np.zeros((n, height + top + bottom, width + left + right, channels), x.dtype)
+        padded = np.zeros_like(x, shape=(n, height + top + bottom, width + left + right, channels), order="C")
         padded[:, top:top + height, left:left + width] = x.transpose(0, 2, 3, 1)
         _, out_h, out_w = self.output_shape(x.shape[1:])
-        self.columns = _im2col(padded, *self.kernel_size, self.strides)
-        self.padded_shape, self.pads, self.x_shape = padded.shape, (top, left), x.shape
-        y = self.columns @ self._kernel_matrix().T
+        self.padded, self.pads, self.x_shape = padded, (top, left), x.shape
+        kernel_matrix = self._kernel_matrix()
+        y = np.empty_like(x, shape=(n, out_h, out_w, self.filters), order="C")
+        for block in self._blocks(n, out_h, out_w):
+            columns = _im2col(padded[block], *self.kernel_size, self.strides)
+            np.matmul(columns, kernel_matrix.T, out=y[block].reshape(len(columns), self.filters))
         if self.use_bias:
             y += self.params["bias"]
         # An NCHW view of channels-last memory: element-wise layers keep that layout (NumPy allocates
         # their results in the input's memory order), so the next convolution needs no transpose.
-        y = y.reshape(n, out_h, out_w, self.filters).transpose(0, 3, 1, 2)
+        y = y.transpose(0, 3, 1, 2)
         return self.activation.forward(y, training) if self.activation else y
 
     def backward(self, dy):
         if self.activation:
             dy = self.activation.backward(dy)
         n, _, out_h, out_w = dy.shape
-        dy_rows = dy.transpose(0, 2, 3, 1).reshape(-1, self.filters)
         kh, kw = self.kernel_size
         channels = self.x_shape[1]
-        dkernel = (dy_rows.T @ self.columns).reshape(self.filters, kh, kw, channels)
-        self.grads["kernel"][...] = dkernel.transpose(0, 3, 1, 2)
+        dy = dy.transpose(0, 2, 3, 1)  # channels-last, as the columns' rows are
+        kernel_matrix = self._kernel_matrix()
+        dkernel = np.zeros_like(kernel_matrix)
+        dpadded = np.zeros_like(self.padded) if self.input_gradient else None
+        for block in self._blocks(n, out_h, out_w):
+            columns = _im2col(self.padded[block], kh, kw, self.strides)
+            dy_rows = dy[block].reshape(len(columns), self.filters)
+            dkernel += dy_rows.T @ columns
+            if dpadded is not None:
+                dcolumns = (dy_rows @ kernel_matrix).reshape(-1, out_h, out_w, kh, kw, channels)
+                for i, j, rows, cols in _offsets(kh, kw, self.strides, out_h, out_w):
+                    dpadded[block, rows, cols] += dcolumns[:, :, :, i, j]
+        self.grads["kernel"][...] = dkernel.reshape(self.filters, kh, kw, channels).transpose(0, 3, 1, 2)
         if self.use_bias:
-            np.sum(dy_rows, axis=0, out=self.grads["bias"])
-        if not self.input_gradient:
+            np.sum(dy, axis=(0, 1, 2), out=self.grads["bias"])
+        if dpadded is None:
             return None
-        dcolumns = (dy_rows @ self._kernel_matrix()).reshape(n, out_h, out_w, kh, kw, channels)
-        dpadded = np.zeros(self.padded_shape, dy.dtype)
-        for i, j, rows, cols in _offsets(kh, kw, self.strides, out_h, out_w):
-            dpadded[:, rows, cols] += dcolumns[:, :, :, i, j]
         top, left = self.pads
         dx = dpadded[:, top:top + self.x_shape[2], left:left + self.x_shape[3]]
         return dx.transpose(0, 3, 1, 2)
@@ -500,11 +527,16 @@ class MaxPool2D(Layer):
 
     def backward(self, dy):
         dx = np.zeros_like(self.x, dtype=dy.dtype)
-        taken = np.zeros(self.y.shape, bool)
+        taken = np.zeros_like(self.y, dtype=bool)
+        overlapping = self.strides < self.pool_size
         for _, _, rows, cols in self.offsets:
-            winner = (self.x[:, :, rows, cols] == self.y) & ~taken
+            # The first offset that holds the maximum wins; for booleans, a > b is "a and not b".
+            winner = np.greater(self.x[:, :, rows, cols] == self.y, taken)
             taken |= winner
-            dx[:, :, rows, cols] += dy * winner
+            if overlapping:
+                dx[:, :, rows, cols] += dy * winner
+            else:  # each input is in one window at most: the gradient is written, not added
+                np.multiply(dy, winner, out=dx[:, :, rows, cols])
         top, left = self.pads
         return dx[:, :, top:top + self.x_shape[2], left:left + self.x_shape[3]]
 
