@@ -210,35 +210,3 @@ def test_base_optimizer_update_is_abstract():
     with pytest.raises(NotImplementedError):
         optimizers.Optimizer(0.1).step([Stub("dense", bias=[1.0])])
 
-
-@pytest.mark.parametrize("make", [
-    lambda: SGD(0.1), lambda: SGD(0.1, momentum=0.9, nesterov=True), lambda: RMSprop(), lambda: Adam(),
-], ids=["sgd", "nesterov", "rmsprop", "adam"])
-def test_a_parameter_updated_piece_by_piece_ends_exactly_as_one_updated_whole(make, monkeypatch):
-    rng = np.random.default_rng(0)
-    size = 3 * optimizers.CHUNK + 5  # pieces, and a short last one
-    kernel = rng.standard_normal((size // 5, 5)).astype(np.float32)
-    gradients = rng.standard_normal((3, *kernel.shape)).astype(np.float32)
-
-    def trained(chunk):
-        monkeypatch.setattr(optimizers, "CHUNK", chunk)
-        layer, optimizer = Stub("dense", kernel=kernel), make()
-        layer.params["kernel"] = kernel.copy()
-        layer.grads["kernel"] = np.empty_like(kernel)
-        for gradient in gradients:
-            layer.grads["kernel"][...] = gradient
-            optimizer.step([layer])
-        return layer.params["kernel"]
-
-    in_pieces, whole = trained(optimizers.CHUNK), trained(10 * size)
-    assert not np.array_equal(in_pieces, kernel)
-    np.testing.assert_array_equal(in_pieces, whole)
-
-
-def test_a_parameter_that_is_not_contiguous_is_updated_whole_not_in_copies(monkeypatch):
-    monkeypatch.setattr(optimizers, "CHUNK", 4)
-    layer = Stub("dense", kernel=np.zeros((6, 6)))
-    layer.params["kernel"] = np.zeros((6, 6), np.float32).T  # a transposed view
-    layer.grads["kernel"] = np.ones((6, 6), np.float32)
-    SGD(0.5).step([layer])
-    np.testing.assert_array_equal(layer.params["kernel"], -0.5)

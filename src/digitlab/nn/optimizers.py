@@ -8,23 +8,6 @@ biases or slopes) by lr * weight_decay * w.
 
 import numpy as np
 
-# Elements of a parameter updated at a time. An update rule is several NumPy operations, and each
-# one passes over whole arrays: for a 3-million-weight kernel that is megabytes from main memory
-# per operation. Piece by piece, the rule's operations all run on data still in the CPU's cache.
-CHUNK = 1 << 16
-
-
-def _in_chunks(*arrays):
-    """Matching flat pieces of same-shaped arrays (whole, if small, not contiguous or on a GPU)."""
-    first = arrays[0]
-    if first.size <= CHUNK or not isinstance(first, np.ndarray) \
-            or not all(array.flags.c_contiguous for array in arrays):
-        yield arrays
-        return
-    flat = [array.reshape(-1) for array in arrays]
-    for start in range(0, first.size, CHUNK):
-        yield [array[start:start + CHUNK] for array in flat]
-
 
 class Optimizer:
     slots = ()  # the names of the state arrays kept for each parameter
@@ -46,10 +29,9 @@ class Optimizer:
                 self.update(param, layer.grads[key], slot)
 
     def update(self, param, grad, slot):
-        """One parameter's step: ``rule`` applied to it, its gradient and its state, piece by piece."""
+        """One parameter's step: ``rule`` applied to it, its gradient and its state arrays."""
         state = [self._buffer(slot, name, param) for name in self.slots]
-        for arrays in _in_chunks(param, grad, self._work_array(param), *state):
-            self.rule(*arrays)
+        self.rule(param, grad, self._work_array(param), *state)
 
     def rule(self, param, grad, work, *state):
         """Update ``param`` in place; ``work`` is scratch space, ``state`` the arrays named in slots."""
