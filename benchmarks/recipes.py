@@ -77,9 +77,13 @@ def write_results(rows):
         f"Produced by `python benchmarks/recipes.py [LABEL ...]` on {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, NumPy {np.__version__}; a row is rerun by naming its label.",
         "Each recipe trains as `digitlab train --recipe NAME` does, seed 0, on the 60,000 MNIST training "
-        "images, and is tested on the 10,000 test images. Training seconds exclude loading and the report; "
-        "they are only as quiet as the machine was: the last column gives the 1-minute load average on "
-        "this 2-core machine when the row ended.",
+        "images, and is tested on the 10,000 test images. Training seconds exclude loading and the report, "
+        "but include the test evaluations that a recipe prints (every epoch, or at a step-based recipe's "
+        "report interval); they are only as quiet as the machine was: the last column gives the 1-minute "
+        "load average on this 2-core machine when the row ended (the run's own two threads make about 2).",
+        "The `cnn` bars are out of reach of the tutorial's settings in any framework: PyTorch trained from "
+        "the same initial weights reaches the same accuracy (`benchmarks/results/cnn_parity_1000.md`, "
+        "`cnn_parity_3600.md`).",
         "",
         "| recipe | tutorial's result | digitlab test accuracy | bar | training s | | measured (load) |",
         "| --- | --- | --- | --- | --- | --- | --- |",

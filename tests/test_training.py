@@ -159,3 +159,9 @@ def test_resume_refuses_what_it_cannot_resume(tmp_path):
     finished = train_run(dry_run=True, out=tmp_path, verbose=False)
     with pytest.raises(ConfigError, match="that run finished"):
         resume_run(finished.run_dir)
+
+
+def test_train_run_takes_a_registered_recipe_as_well_as_its_name(tmp_path):
+    result = train_run(get_recipe("prelu-mlp"), dry_run=True, out=tmp_path, verbose=False)
+    assert result.run_dir.name.startswith("prelu-mlp-")
+    assert json.loads((result.run_dir / "config.json").read_text())["settings"]["recipe"] == "prelu-mlp"

@@ -209,4 +209,3 @@ def test_get_passes_instances_through_and_refuses_unknown_names():
 def test_base_optimizer_update_is_abstract():
     with pytest.raises(NotImplementedError):
         optimizers.Optimizer(0.1).step([Stub("dense", bias=[1.0])])
-
