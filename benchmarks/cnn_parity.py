@@ -7,8 +7,11 @@ Seed 004's CNN (the `cnn` recipe: truncated normal 0.1 weights, biases 0.1, drop
 batch 50, 1000 steps) reaches a test accuracy that its tutorial never printed: it printed the
 accuracy of single 50-image training batches (0.98 at steps 300 and 700, 0.94 at 400 and 600). This
 script asks whether a shortfall against a test-accuracy bar is digitlab's or the recipe's: PyTorch
-trains the very same network (speed.py's twin, Adam with TensorFlow's epsilon 1e-8) from digitlab's
-initial weights on its own batch order, and both are tested on the 10,000 test images.
+trains the very same network (speed.py's twin) from digitlab's initial weights on its own batch
+order, and both are tested on the 10,000 test images. PyTorch's Adam takes the tutorial's
+(TensorFlow's) epsilon, 1e-8; the recipe keeps digitlab's Keras default, 1e-7: next to sqrt(v),
+either is negligible. digitlab's side repeats `train_run`'s seeding and `fit` call without its
+report; for seed 0 it gives the very accuracies of benchmarks/results/recipes.md's cnn rows.
 Writes benchmarks/results/cnn_parity_STEPS.md and .json.
 """
 

@@ -66,8 +66,7 @@ def merged_with_earlier(rows):
     earlier = RESULTS / "recipes.json"
     by_label = {row["label"]: row for row in json.loads(earlier.read_text())} if earlier.exists() else {}
     by_label.update({row["label"]: row for row in rows})
-    order = [run[0] for run in RUNS]
-    return sorted(by_label.values(), key=lambda row: order.index(row["label"]) if row["label"] in order else len(order))
+    return [by_label[label] for label, *_ in RUNS if label in by_label]  # rows of runs since dropped go
 
 
 def write_results(rows):

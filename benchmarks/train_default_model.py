@@ -23,13 +23,14 @@ DEFAULT_OUT = Path(__file__).resolve().parents[1] / "src" / "digitlab" / "models
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, help="fewer epochs than the recipe's 10: a smoke run")
-    parser.add_argument("--train-samples", type=int, help="train on the first N images: a smoke run")
+    parser.add_argument("--epochs", type=int, help="fewer epochs than the recipe's: a smoke run")
+    parser.add_argument("--train-samples", type=int, help="train and test on the first N images: a smoke run")
     parser.add_argument("--runs", type=Path, default=Path("runs"), help="where the run folder goes")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     arguments = parser.parse_args(argv)
     result = train_run(get_recipe("best"), epochs=arguments.epochs, seed=arguments.seed,
-                       train_samples=arguments.train_samples, out=arguments.runs)
+                       train_samples=arguments.train_samples, test_samples=arguments.train_samples,
+                       out=arguments.runs)
     if result.test_accuracy is None:
         print("training did not finish: the shipped model is unchanged", file=sys.stderr)
         return 1

@@ -26,7 +26,7 @@ def test_an_unknown_recipe_names_the_known_ones():
 
 def test_a_registered_recipe_stands_for_its_name_and_anything_else_is_refused():
     assert get_recipe(get_recipe("cnn")) is get_recipe("cnn")
-    with pytest.raises(ConfigError, match="unknown recipe"):
+    with pytest.raises(ConfigError, match="give its name, 'cnn', and the changes as arguments"):
         get_recipe(get_recipe("cnn").with_overrides(epochs=1))
     with pytest.raises(ConfigError, match="unknown recipe"):
         get_recipe({"name": "cnn"})

@@ -221,7 +221,10 @@ DEFAULT_RECIPE = "keras-mlp"
 
 def get_recipe(name) -> Recipe:
     """The recipe called ``name``; a registered Recipe itself is also taken."""
-    if isinstance(name, Recipe) and RECIPES.get(name.name) == name:
+    if isinstance(name, Recipe):
+        if RECIPES.get(name.name) != name:
+            raise ConfigError(f"a changed recipe cannot be passed by itself: give its name, {name.name!r}, "
+                              "and the changes as arguments (epochs, steps, batch_size, learning_rate)")
         return name
     if not isinstance(name, str) or name not in RECIPES:
         raise ConfigError(f"unknown recipe {name!r}; `digitlab recipes` lists them: {', '.join(RECIPES)}")

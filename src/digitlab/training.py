@@ -74,7 +74,8 @@ def make_run_dir(out, recipe_name, started):
 def train_run(recipe=DEFAULT_RECIPE, *, epochs=None, steps=None, batch_size=None, learning_rate=None,
               seed=0, out="runs", verbose=True, progress_bar=None, dry_run=False, train_samples=None,
               test_samples=None, device="cpu", callbacks=()):
-    """Train ``recipe`` on MNIST and test it; every argument left None keeps the recipe's value.
+    """Train ``recipe`` (a name, or a registered Recipe) on MNIST and test it; every argument left
+    None keeps the recipe's value.
 
     ``device="gpu"`` runs the engine on CuPy. A checkpoint is written at every epoch's end, and on
     Ctrl-C after the current batch; a run stopped either way goes on with ``resume_run(run_dir)``.
@@ -84,8 +85,9 @@ def train_run(recipe=DEFAULT_RECIPE, *, epochs=None, steps=None, batch_size=None
                         ("learning rate", learning_rate), ("train samples", train_samples),
                         ("test samples", test_samples)):
         _positive(name, value)
-    recipe = get_recipe(recipe).name  # a registered Recipe or its name; a bad one is refused here
-    get_recipe(recipe).with_overrides(epochs=epochs, steps=steps)  # as is a bad override
+    chosen = get_recipe(recipe)  # a registered Recipe or its name; a bad one is refused here
+    chosen.with_overrides(epochs=epochs, steps=steps)  # as is a bad override
+    recipe = chosen.name
     settings = {"recipe": recipe, "epochs": epochs, "steps": steps, "batch_size": batch_size,
                 "learning_rate": learning_rate, "seed": seed, "dry_run": dry_run,
                 "train_samples": train_samples, "test_samples": test_samples, "device": device}

@@ -83,7 +83,7 @@ def test_conv2d_a_few_images_at_a_time_gives_the_same_values_and_gradients(
     whole = layer.forward(x).copy()
     image_bytes = np.prod(whole.shape[2:]) * np.prod(kernel_size) * input_shape[0] * x.itemsize
     monkeypatch.setattr(layers, "COLUMNS_BLOCK_BYTES", 2 * image_bytes)
-    assert len(layer._blocks(5, *whole.shape[2:])) > 1  # blocks of 2, 2 and 1 images
+    assert len(layer._blocks(layer.padded, *whole.shape[2:])) > 1  # blocks of 2, 2 and 1 images
     np.testing.assert_allclose(layer.forward(x), whole, rtol=1e-12, atol=1e-12)
     gradcheck(layer, x, rng)
 
@@ -233,6 +233,19 @@ def test_maxpool2d_forward_matches_a_direct_max(pool_size, strides, padding, inp
     expected = naive_maxpool(x, pool_size, strides or pool_size, padding)
     assert y.shape == expected.shape == (2, *layer.output_shape(input_shape))
     np.testing.assert_array_equal(y, expected)
+
+
+@pytest.mark.parametrize("pool_size, strides", [(2, None), (3, 2), (2, 3)])
+def test_maxpool2d_gives_a_tied_window_one_gradient_at_its_first_maximum(pool_size, strides):
+    # ReLU before pooling makes all-zero windows common: each must pass its gradient on once.
+    layer = MaxPool2D(pool_size, strides)
+    x = np.zeros((1, 1, 7, 7), np.float32)
+    y = layer.forward(x)
+    dx = layer.backward(np.ones_like(y))
+    step = strides or pool_size
+    expected = np.zeros_like(x)
+    expected[0, 0, :step * y.shape[2]:step, :step * y.shape[3]:step] = 1
+    np.testing.assert_array_equal(dx, expected)
 
 
 def test_maxpool2d_on_negative_inputs_with_same_padding_never_picks_the_padding():

@@ -415,11 +415,12 @@ class Conv2D(Layer):
         """The kernel as (filters, kh*kw*channels), in the columns' order."""
         return self.params["kernel"].transpose(0, 2, 3, 1).reshape(self.filters, -1)
 
-    def _blocks(self, n, out_h, out_w):
+    def _blocks(self, padded, out_h, out_w):
         """Slices of the batch whose columns take about COLUMNS_BLOCK_BYTES (the whole batch on a GPU)."""
-        if not isinstance(self.padded, np.ndarray):
+        n, _, _, channels = padded.shape
+        if not isinstance(padded, np.ndarray):
             return [slice(0, n)]
-        channels, itemsize = self.padded.shape[3], self.padded.itemsize
+        itemsize = padded.itemsize
         image_bytes = out_h * out_w * self.kernel_size[0] * self.kernel_size[1] * channels * itemsize
         per_block = max(1, COLUMNS_BLOCK_BYTES // image_bytes)
         return [slice(start, min(start + per_block, n)) for start in range(0, n, per_block)]
@@ -433,7 +434,7 @@ class Conv2D(Layer):
         self.padded, self.pads, self.x_shape = padded, (top, left), x.shape
         kernel_matrix = self._kernel_matrix()
         y = np.empty_like(x, shape=(n, out_h, out_w, self.filters), order="C")
-        for block in self._blocks(n, out_h, out_w):
+        for block in self._blocks(padded, out_h, out_w):
             columns = _im2col(padded[block], *self.kernel_size, self.strides)
             np.matmul(columns, kernel_matrix.T, out=y[block].reshape(len(columns), self.filters))
         if self.use_bias:
@@ -453,7 +454,7 @@ class Conv2D(Layer):
         kernel_matrix = self._kernel_matrix()
         dkernel = np.zeros_like(kernel_matrix)
         dpadded = np.zeros_like(self.padded) if self.input_gradient else None
-        for block in self._blocks(n, out_h, out_w):
+        for block in self._blocks(self.padded, out_h, out_w):
             columns = _im2col(self.padded[block], kh, kw, self.strides)
             dy_rows = dy[block].reshape(len(columns), self.filters)
             dkernel += dy_rows.T @ columns

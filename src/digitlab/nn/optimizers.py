@@ -79,9 +79,7 @@ class SGD(Optimizer):
         velocity *= self.momentum
         velocity -= step
         if self.nesterov:  # w += momentum * v - lr * g
-            step *= -1
-            step += self.momentum * velocity
-            param += step
+            param += np.subtract(self.momentum * velocity, step, out=step)
         else:
             param += velocity
 
