@@ -79,11 +79,11 @@ class Layer:
 
 class ReLU(Layer):
     def forward(self, x, training=False):
-        self.positive = x > 0
-        return np.maximum(x, 0)
+        self.y = np.maximum(x, 0)  # kept for backward: y > 0 exactly where x > 0
+        return self.y
 
     def backward(self, dy):
-        return dy * self.positive
+        return dy * (self.y > 0)
 
 
 class Sigmoid(Layer):
