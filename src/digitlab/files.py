@@ -1,10 +1,30 @@
-"""Writing files so that nothing is ever half-written: a temporary file, fsync, then rename."""
+"""Reading a user's text file with one clear error for each way it can fail, and writing files
+so that nothing is ever half-written: a temporary file, fsync, then rename."""
 
 import json
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+
+from digitlab.errors import DataError
+
+
+def read_text(path, what="file") -> str:
+    """The text of ``path`` (UTF-8, a leading byte-order mark dropped); a DataError naming the file
+    and ``what`` it should be ("CSV file", "device file") when it is missing, a folder or not text."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such {what} (file not found). Check the path.") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not a {what}. Pass the path of the file itself.") from None
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: cannot read it: not a text file (byte {error.start} is not UTF-8). "
+                        f"Pass a {what}.") from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot read the {what} ({error.strerror or error}).") from None
 
 
 @contextmanager

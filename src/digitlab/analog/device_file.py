@@ -16,7 +16,7 @@ from pathlib import Path
 
 from digitlab.analog.device import Device
 from digitlab.errors import ConfigError, DataError
-from digitlab.files import write_json
+from digitlab.files import read_text, write_json
 
 FORMAT = "digitlab-device"
 VERSION = 1
@@ -36,12 +36,7 @@ def save_device(device: Device, path, fit: dict | None = None) -> Path:
 def load_device(path) -> Device:
     """Read and check a device file; a bad one raises DataError saying what is wrong."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such device file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: cannot read the device file ({error})") from None
+    text = read_text(path, "device file")
     try:
         payload = json.loads(text, parse_constant=_no_constants)
     except (json.JSONDecodeError, ValueError) as error:

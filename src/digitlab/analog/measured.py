@@ -18,11 +18,11 @@ import csv
 import io
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from digitlab.errors import DataError
+from digitlab.files import read_text
 
 _DIRECTIONS = {"ltp": "ltp", "potentiation": "ltp", "up": "ltp", "set": "ltp", "+": "ltp", "p": "ltp",
                "ltd": "ltd", "depression": "ltd", "down": "ltd", "reset": "ltd", "-": "ltd", "d": "ltd"}
@@ -44,14 +44,7 @@ class Measurement:
 
 def read_measurement(path) -> Measurement:
     """Read and check a pulse-response CSV; a bad file raises DataError naming the file and line."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: cannot read it as a text CSV ({error})") from None
-    return parse_measurement(text, str(path))
+    return parse_measurement(read_text(path, "file of pulse responses"), str(path))
 
 
 def parse_measurement(text, source="the CSV") -> Measurement:

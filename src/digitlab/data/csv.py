@@ -19,6 +19,7 @@ import numpy as np
 
 from digitlab.data.batches import to_float32
 from digitlab.errors import DataError
+from digitlab.files import read_text
 
 PIXELS = 784
 _BLOCK = 2000  # lines handed to NumPy's parser at a time
@@ -54,17 +55,7 @@ def load_csv(
 
 
 def _read_lines(path: Path) -> list[str]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found. Check the path.") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, not a CSV file. Pass the path of the file itself.") from None
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not a text file (byte {error.start} is not UTF-8). Pass a CSV file.") from None
-    except OSError as error:
-        raise DataError(f"{path}: cannot read the file ({error.strerror or error}).") from None
-    return text.splitlines()
+    return read_text(path, "CSV file").splitlines()
 
 
 def _split_header(
