@@ -19,7 +19,7 @@ from digitlab.analog.rules import get_rule
 from digitlab.analog.setup import AnalogSetup
 from digitlab.analog.weights import DeviceWeights
 from digitlab.data import load_data
-from digitlab.nn import SGD, Dense, Sequential
+from digitlab.nn import SGD, Dense, Sequential, parallel
 from digitlab.nn.backend import as_float32
 from digitlab.nn.batching import batch_indices
 
@@ -51,6 +51,7 @@ def build_network(setup: AnalogSetup) -> Sequential:
     return Sequential(layers, input_shape=(784,))
 
 
+@parallel.engine_threads()
 def train_on_device(device, setup=AnalogSetup(), data=None, progress=None, max_batches=None) -> DeviceRun:
     """Train ``setup``'s network with its kernels on ``device``; test after every epoch.
 

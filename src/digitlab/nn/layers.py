@@ -9,7 +9,7 @@ and returns dLoss/dx. Layers learn their input shape from the first input they s
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from digitlab.nn import initializers
+from digitlab.nn import initializers, parallel
 from digitlab.nn.backend import to_device
 
 
@@ -79,11 +79,14 @@ class Layer:
 
 class ReLU(Layer):
     def forward(self, x, training=False):
-        self.y = np.maximum(x, 0)  # kept for backward: y > 0 exactly where x > 0
+        self.y = np.empty_like(x)  # kept for backward: y > 0 exactly where x > 0
+        parallel.over_rows(lambda rows: np.maximum(x[rows], 0, out=self.y[rows]), x)
         return self.y
 
     def backward(self, dy):
-        return dy * (self.y > 0)
+        dx = np.empty_like(dy)
+        parallel.over_rows(lambda rows: np.multiply(dy[rows], self.y[rows] > 0, out=dx[rows]), dy)
+        return dx
 
 
 class Sigmoid(Layer):
@@ -199,9 +202,15 @@ class Dense(Layer):
     def output_shape(self, input_shape):
         return (self.units,)
 
+    # Each matrix product is cut into parts (see parallel.py) whose results are disjoint blocks
+    # of the answer: rows of y and dx are images, rows of dkernel are input features.
+
     def forward(self, x, training=False):
         self.x = x
-        y = x @ self.params["kernel"]
+        kernel = self.params["kernel"]
+        y = np.empty_like(x, shape=(len(x), self.units), dtype=np.result_type(x, kernel), order="C")
+        for_rows = lambda rows: np.matmul(x[rows], kernel, out=y[rows])
+        parallel.over_rows(for_rows, x, parallel.product_ns(*kernel.shape))
         if self.use_bias:
             y += self.params["bias"]
         return self.activation.forward(y, training) if self.activation else y
@@ -209,10 +218,17 @@ class Dense(Layer):
     def backward(self, dy):
         if self.activation:
             dy = self.activation.backward(dy)
-        np.matmul(self.x.T, dy, out=self.grads["kernel"])
+        kernel, dkernel = self.params["kernel"], self.grads["kernel"]
+        for_features = lambda rows: np.matmul(self.x[:, rows].T, dy, out=dkernel[rows])
+        parallel.over_rows(for_features, dkernel, parallel.product_ns(*dy.shape))
         if self.use_bias:
             np.sum(dy, axis=0, out=self.grads["bias"])
-        return dy @ self.params["kernel"].T if self.input_gradient else None
+        if not self.input_gradient:
+            return None
+        dx = np.empty_like(dy, shape=self.x.shape, dtype=np.result_type(dy, kernel), order="C")
+        for_rows = lambda rows: np.matmul(dy[rows], kernel.T, out=dx[rows])
+        parallel.over_rows(for_rows, dy, parallel.product_ns(*kernel.shape[::-1]))
+        return dx
 
     def config(self):
         return {
@@ -325,8 +341,8 @@ class Dropout(Layer):
 # ----------------------------------------------------------------------------- convolution
 
 
-# How much of the columns matrix Conv2D makes at a time: a few images' worth, to stay in cache.
-COLUMNS_BLOCK_BYTES = 3 << 20
+# How much of the columns matrix Conv2D makes at a time: a few images' worth, to stay in one core's cache.
+COLUMNS_BLOCK_BYTES = 1 << 20
 
 
 def _same_padding(size, kernel, stride):
@@ -359,8 +375,11 @@ class Conv2D(Layer):
 
     kernel: (filters, channels, kh, kw). Forward copies every input window into a row of a
     ``columns`` matrix (one row per output position, kh*kw*channels values), so the convolution is
-    the product columns @ kernel_matrix.T. Backward is that product transposed; the window gradients
-    are added back onto the input one kernel offset at a time (kh*kw slices, no loop over pixels).
+    the product columns @ kernel_matrix.T. Backward gets dkernel from that product transposed,
+    dy_rows.T @ columns. And dx is itself a convolution: each input pixel gathers dy from every
+    output whose window held it, weighted by the kernel entry that met it, so dx is dy convolved
+    with the kernel turned 180 degrees (with zeros spread between dy's values for a stride > 1),
+    made by the same im2col and product as forward.
     Inside, images are channels-last (NHWC), so each window's channels are contiguous in memory.
 
     The batch goes through a few images at a time (``_blocks``): one block's columns, some
@@ -415,30 +434,39 @@ class Conv2D(Layer):
         """The kernel as (filters, kh*kw*channels), in the columns' order."""
         return self.params["kernel"].transpose(0, 2, 3, 1).reshape(self.filters, -1)
 
-    def _blocks(self, padded, out_h, out_w):
-        """Slices of the batch whose columns take about COLUMNS_BLOCK_BYTES (the whole batch on a GPU)."""
-        n, _, _, channels = padded.shape
-        if not isinstance(padded, np.ndarray):
-            return [slice(0, n)]
-        itemsize = padded.itemsize
-        image_bytes = out_h * out_w * self.kernel_size[0] * self.kernel_size[1] * channels * itemsize
+    def _turned_kernel_matrix(self):
+        """The kernel turned 180 degrees as (kh*kw*filters, channels): dy's columns @ it is dx."""
+        turned = self.params["kernel"][:, :, ::-1, ::-1]
+        return turned.transpose(2, 3, 0, 1).reshape(-1, self.x_shape[1])
+
+    def _blocks(self, images, out_h, out_w, channels, array):
+        """Slices of ``images`` whose columns, of ``channels`` per kernel entry, take about
+        COLUMNS_BLOCK_BYTES (all of them when ``array`` is on a GPU)."""
+        if not isinstance(array, np.ndarray):
+            return [images]
+        image_bytes = out_h * out_w * self.kernel_size[0] * self.kernel_size[1] * channels * array.itemsize
         per_block = max(1, COLUMNS_BLOCK_BYTES // image_bytes)
-        return [slice(start, min(start + per_block, n)) for start in range(0, n, per_block)]
+        return [slice(start, min(start + per_block, images.stop))
+                for start in range(images.start, images.stop, per_block)]
 
     def forward(self, x, training=False):
         n, channels, height, width = x.shape
         (top, bottom), (left, right) = self._pads(height, width)
-        padded = np.zeros_like(x, shape=(n, height + top + bottom, width + left + right, channels), order="C")
-        padded[:, top:top + height, left:left + width] = x.transpose(0, 2, 3, 1)
         _, out_h, out_w = self.output_shape(x.shape[1:])
-        self.padded, self.pads, self.x_shape = padded, (top, left), x.shape
-        kernel_matrix = self._kernel_matrix()
+        padded = np.zeros_like(x, shape=(n, height + top + bottom, width + left + right, channels), order="C")
         y = np.empty_like(x, shape=(n, out_h, out_w, self.filters), order="C")
-        for block in self._blocks(padded, out_h, out_w):
-            columns = _im2col(padded[block], *self.kernel_size, self.strides)
-            np.matmul(columns, kernel_matrix.T, out=y[block].reshape(len(columns), self.filters))
-        if self.use_bias:
-            y += self.params["bias"]
+        kernel_matrix = self._kernel_matrix()
+
+        def convolve(images):  # a part of the batch, one block of images at a time
+            padded[images, top:top + height, left:left + width] = x[images].transpose(0, 2, 3, 1)
+            for block in self._blocks(images, out_h, out_w, channels, padded):
+                columns = _im2col(padded[block], *self.kernel_size, self.strides)
+                np.matmul(columns, kernel_matrix.T, out=y[block].reshape(len(columns), self.filters))
+            if self.use_bias:
+                y[images] += self.params["bias"]
+
+        parallel.over_rows(convolve, x, out_h * out_w * parallel.product_ns(*kernel_matrix.shape[::-1]))
+        self.padded, self.pads, self.x_shape = padded, (top, left), x.shape
         # An NCHW view of channels-last memory: element-wise layers keep that layout (NumPy allocates
         # their results in the input's memory order), so the next convolution needs no transpose.
         y = y.transpose(0, 3, 1, 2)
@@ -449,27 +477,41 @@ class Conv2D(Layer):
             dy = self.activation.backward(dy)
         n, _, out_h, out_w = dy.shape
         kh, kw = self.kernel_size
-        channels = self.x_shape[1]
+        _, channels, height, width = self.x_shape
         dy = dy.transpose(0, 2, 3, 1)  # channels-last, as the columns' rows are
         kernel_matrix = self._kernel_matrix()
-        dkernel = np.zeros_like(kernel_matrix)
-        dpadded = np.zeros_like(self.padded) if self.input_gradient else None
-        for block in self._blocks(self.padded, out_h, out_w):
-            columns = _im2col(self.padded[block], kh, kw, self.strides)
-            dy_rows = dy[block].reshape(len(columns), self.filters)
-            dkernel += dy_rows.T @ columns
-            if dpadded is not None:
-                dcolumns = (dy_rows @ kernel_matrix).reshape(-1, out_h, out_w, kh, kw, channels)
-                for i, j, rows, cols in _offsets(kh, kw, self.strides, out_h, out_w):
-                    dpadded[block, rows, cols] += dcolumns[:, :, :, i, j]
+        if self.input_gradient:
+            # dy where the turned kernel's windows meet it: output (r, c) sits at (r * stride, c *
+            # stride) + (kh - 1 - top, kw - 1 - left), with zeros around and between.
+            top, left = self.pads
+            spread = np.zeros_like(dy, shape=(n, height + kh - 1, width + kw - 1, self.filters), order="C")
+            rows = slice(kh - 1 - top, kh - 1 - top + (out_h - 1) * self.strides + 1, self.strides)
+            cols = slice(kw - 1 - left, kw - 1 - left + (out_w - 1) * self.strides + 1, self.strides)
+            turned_matrix = self._turned_kernel_matrix()
+            dx = np.empty_like(dy, shape=(n, height, width, channels), order="C")
+
+        column_channels = max(channels, self.filters) if self.input_gradient else channels
+
+        def gradients(images):  # a part of the batch: its share of dkernel and dbias, its dx
+            dkernel = np.zeros_like(kernel_matrix)
+            for block in self._blocks(images, out_h, out_w, column_channels, dy):
+                columns = _im2col(self.padded[block], kh, kw, self.strides)
+                dy_rows = dy[block].reshape(len(columns), self.filters)
+                dkernel += dy_rows.T @ columns
+                if self.input_gradient:
+                    spread[block, rows, cols] = dy[block]
+                    dy_columns = _im2col(spread[block], kh, kw)
+                    np.matmul(dy_columns, turned_matrix, out=dx[block].reshape(len(dy_columns), channels))
+            return dkernel, dy[images].sum(axis=(0, 1, 2)) if self.use_bias else None
+
+        products = 3 if self.input_gradient else 2
+        image_ns = products * out_h * out_w * parallel.product_ns(*kernel_matrix.shape[::-1])
+        shares = parallel.over_rows(gradients, dy, image_ns)
+        dkernel = sum(dkernel for dkernel, _ in shares)
         self.grads["kernel"][...] = dkernel.reshape(self.filters, kh, kw, channels).transpose(0, 3, 1, 2)
         if self.use_bias:
-            np.sum(dy, axis=(0, 1, 2), out=self.grads["bias"])
-        if dpadded is None:
-            return None
-        top, left = self.pads
-        dx = dpadded[:, top:top + self.x_shape[2], left:left + self.x_shape[3]]
-        return dx.transpose(0, 3, 1, 2)
+            self.grads["bias"][...] = sum(dbias for _, dbias in shares)
+        return dx.transpose(0, 3, 1, 2) if self.input_gradient else None
 
     def config(self):
         return {
@@ -519,25 +561,35 @@ class MaxPool2D(Layer):
             x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=-np.inf)
         _, out_h, out_w = self.output_shape((channels, height, width))
         offsets = list(_offsets(self.pool_size, self.pool_size, self.strides, out_h, out_w))
-        y = x[:, :, offsets[0][2], offsets[0][3]].copy(order="K")  # keeps a channels-last layout
-        for _, _, rows, cols in offsets[1:]:
-            np.maximum(y, x[:, :, rows, cols], out=y)
+        y = np.empty_like(x[:, :, offsets[0][2], offsets[0][3]])  # keeps a channels-last layout
+
+        def pool(images):
+            np.copyto(y[images], x[images, :, offsets[0][2], offsets[0][3]])
+            for _, _, rows, cols in offsets[1:]:
+                np.maximum(y[images], x[images, :, rows, cols], out=y[images])
+
+        parallel.over_rows(pool, x)
         self.x, self.y, self.offsets = x, y, offsets
         self.pads, self.x_shape = (top, left), (n, channels, height, width)
         return y
 
     def backward(self, dy):
         dx = np.zeros_like(self.x, dtype=dy.dtype)
-        taken = np.zeros_like(self.y, dtype=bool)
         overlapping = self.strides < self.pool_size
-        for _, _, rows, cols in self.offsets:
-            # The first offset that holds the maximum wins; for booleans, a > b is "a and not b".
-            winner = np.greater(self.x[:, :, rows, cols] == self.y, taken)
-            taken |= winner
-            if overlapping:
-                dx[:, :, rows, cols] += dy * winner
-            else:  # each input is in one window at most: the gradient is written, not added
-                np.multiply(dy, winner, out=dx[:, :, rows, cols])
+
+        def route(images):
+            x, y, dy_part, dx_part = self.x[images], self.y[images], dy[images], dx[images]
+            taken = np.zeros_like(y, dtype=bool)
+            for _, _, rows, cols in self.offsets:
+                # The first offset that holds the maximum wins; for booleans, a > b is "a and not b".
+                winner = np.greater(x[:, :, rows, cols] == y, taken)
+                taken |= winner
+                if overlapping:
+                    dx_part[:, :, rows, cols] += dy_part * winner
+                else:  # each input is in one window at most: the gradient is written, not added
+                    np.multiply(dy_part, winner, out=dx_part[:, :, rows, cols])
+
+        parallel.over_rows(route, dy, self.x[0].size * 2 * parallel.ELEMENT_NS)
         top, left = self.pads
         return dx[:, :, top:top + self.x_shape[2], left:left + self.x_shape[3]]
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from digitlab.nn import losses, optimizers
+from digitlab.nn import losses, optimizers, parallel
 from digitlab.nn.backend import as_float32, to_device, to_numpy
 from digitlab.nn.batching import batch_indices, num_batches, sampled_indices
 from digitlab.nn.layers import Layer, Softmax, layer_from_config
@@ -114,6 +114,7 @@ class Sequential:
         self.step += 1
         return loss, _correct(outputs, y)
 
+    @parallel.engine_threads()
     def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, callbacks=(), seed=None,
             shuffle=True, steps_per_epoch=None, with_replacement=False, initial_epoch=0, max_steps=None,
             augment=None, resume=None):
@@ -199,6 +200,7 @@ class Sequential:
         for start in range(0, len(x), batch_size):
             yield start, self.forward(self._inputs(x[start:start + batch_size]), layers=layers)
 
+    @parallel.engine_threads()
     def evaluate(self, x, y, batch_size=1000, return_dict=False):
         """[loss, accuracy] on (x, y), as Keras returns them (a dict with ``return_dict``)."""
         layers, loss_fn = self._training_loss()
@@ -212,6 +214,7 @@ class Sequential:
         accuracy = correct / len(x)
         return {"loss": loss, "accuracy": accuracy} if return_dict else [loss, accuracy]
 
+    @parallel.engine_threads()
     def predict_proba(self, x, batch_size=1000):
         """The network's outputs (class probabilities for a softmax model) as a NumPy array."""
         return np.concatenate([to_numpy(out) for _, out in self._outputs_in_batches(x, None, batch_size)])

@@ -8,6 +8,8 @@ biases or slopes) by lr * weight_decay * w.
 
 import numpy as np
 
+from digitlab.nn import parallel
+
 
 class Optimizer:
     slots = ()  # the names of the state arrays kept for each parameter
@@ -29,9 +31,17 @@ class Optimizer:
                 self.update(param, layer.grads[key], slot)
 
     def update(self, param, grad, slot):
-        """One parameter's step: ``rule`` applied to it, its gradient and its state arrays."""
-        state = [self._buffer(slot, name, param) for name in self.slots]
-        self.rule(param, grad, self._work_array(param), *state)
+        """One parameter's step: ``rule`` applied to it, its gradient and its state arrays.
+
+        The rules are element-wise, so a large parameter is updated in parts, one per core.
+        """
+        arrays = [param, grad, self._work_array(param)] + [self._buffer(slot, name, param) for name in self.slots]
+        if not all(array.flags.c_contiguous for array in arrays):
+            self.rule(*arrays)  # flattening would copy, and the update would be lost in the copy
+            return
+        flat = [array.reshape(-1) for array in arrays]
+        update_part = lambda part: self.rule(*(array[part] for array in flat))
+        parallel.over_rows(update_part, flat[0], ns_per_row=10 * parallel.ELEMENT_NS)  # about ten passes
 
     def rule(self, param, grad, work, *state):
         """Update ``param`` in place; ``work`` is scratch space, ``state`` the arrays named in slots."""

@@ -70,11 +70,9 @@ def one_blas_thread():
     """Run NumPy's BLAS on one thread in this process. The server reads one small picture per
     request: for a 1x1x28x28 forward pass, BLAS threads cost more in waiting for each other than
     they save (on a busy 2-core machine, 18 ms instead of 0.6 ms), and they take cores from the
-    other requests. Needs threadpoolctl (in the web extra); without it, nothing changes."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return
+    other requests."""
+    from threadpoolctl import threadpool_limits
+
     threadpool_limits(1, user_api="blas")
 
 

@@ -1,0 +1,146 @@
+"""The engine's own threads: parts cover the work, and split work gives the unsplit answer."""
+
+import threading
+
+import numpy as np
+import pytest
+import threadpoolctl
+
+from digitlab.nn import Conv2D, Dense, MaxPool2D, ReLU, Sequential, parallel
+from digitlab.nn.backend import as_float32
+from digitlab.nn.callbacks import Callback
+from digitlab.nn.optimizers import SGD, Adam, RMSprop
+
+
+@pytest.fixture
+def split_everything(monkeypatch):
+    """Three parts for any work at all, so the small arrays of a test are split too."""
+    monkeypatch.setattr(parallel, "MIN_SPLIT_NS", 0)
+    monkeypatch.setattr(parallel, "WORKERS", 3)
+
+
+@pytest.mark.parametrize("length, workers", [(10, 3), (2, 3), (7, 2), (1, 4)])
+def test_parts_cover_the_range_in_nearly_equal_slices(monkeypatch, length, workers):
+    monkeypatch.setattr(parallel, "WORKERS", workers)
+    slices = parallel.parts(length, nanoseconds=10**9)
+    covered = [i for part in slices for i in range(length)[part]]
+    assert covered == list(range(length))
+    assert len(slices) == min(workers, length)
+    sizes = [part.stop - part.start for part in slices]
+    assert max(sizes) - min(sizes) <= 1
+
+
+def test_small_work_and_gpu_arrays_are_not_split(monkeypatch):
+    monkeypatch.setattr(parallel, "WORKERS", 4)
+    assert parallel.parts(100, parallel.MIN_SPLIT_NS - 1) == [slice(0, 100)]
+    assert len(parallel.parts(100, parallel.MIN_SPLIT_NS)) == 4
+    not_numpy = [[0.0]] * 100  # stands for a CuPy array: anything that is not a NumPy array
+    assert parallel.parts(100, 10**9, not_numpy) == [slice(0, 100)]
+
+
+def test_run_returns_results_in_order_from_more_than_one_thread(split_everything):
+    threads = set()
+
+    def work(part):
+        threads.add(threading.get_ident())
+        return part.start
+
+    assert parallel.run(work, parallel.parts(9, 10**9)) == [0, 3, 6]
+    assert threading.get_ident() in threads and len(threads) > 1
+
+
+def test_an_error_in_a_part_reaches_the_caller(split_everything):
+    def work(part):
+        if part.start > 0:
+            raise ValueError("part failed")
+
+    with pytest.raises(ValueError, match="part failed"):
+        parallel.run(work, parallel.parts(9, 10**9))
+
+
+def _layer_results(layer, x, rng):
+    y = layer.forward(x, training=True).copy()
+    dy = rng.standard_normal(y.shape).astype(x.dtype)
+    dx = layer.backward(dy)
+    return [y, None if dx is None else dx.copy()] + [grad.copy() for grad in layer.grads.values()]
+
+
+@pytest.mark.parametrize("make_layer, input_shape", [
+    (lambda: Dense(7), (12,)),
+    (lambda: Conv2D(4, 3, padding="same"), (3, 6, 5)),
+    (lambda: Conv2D(2, (2, 3), strides=2, padding="same"), (2, 7, 6)),
+    (lambda: MaxPool2D(2), (3, 6, 6)),
+    (lambda: ReLU(), (3, 4, 4)),
+], ids=["dense", "conv", "conv-strided", "maxpool", "relu"])
+def test_split_layers_give_the_unsplit_values_and_gradients(monkeypatch, gradcheck, make_layer, input_shape):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((7, *input_shape))
+    layer = make_layer()
+    layer.build(input_shape, np.random.default_rng(0))
+    layer.astype(np.float64)
+    whole = _layer_results(layer, x, np.random.default_rng(1))
+    monkeypatch.setattr(parallel, "MIN_SPLIT_NS", 0)
+    monkeypatch.setattr(parallel, "WORKERS", 3)
+    split = _layer_results(layer, x, np.random.default_rng(1))
+    for expected, got in zip(whole, split):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    gradcheck(layer, x, rng)
+
+
+@pytest.mark.parametrize("optimizer", [SGD(0.1, momentum=0.9), RMSprop(), Adam()], ids=type)
+def test_split_optimizer_steps_give_the_unsplit_parameters(monkeypatch, optimizer):
+    def train(split):
+        if split:
+            monkeypatch.setattr(parallel, "MIN_SPLIT_NS", 0)
+            monkeypatch.setattr(parallel, "WORKERS", 3)
+        layer = Dense(5)
+        layer.name = "dense"
+        layer.build((11,), np.random.default_rng(0))
+        opt = type(optimizer)(**optimizer.config())
+        for step in range(3):
+            for key, grad in layer.grads.items():
+                grad[...] = np.random.default_rng(step).standard_normal(grad.shape)
+            opt.step([layer])
+        return {key: value.copy() for key, value in layer.params.items()}
+
+    whole, split = train(False), train(True)
+    for key in whole:
+        np.testing.assert_array_equal(split[key], whole[key])
+
+
+def test_a_parameter_that_is_not_contiguous_is_still_updated(split_everything):
+    layer = Dense(4)
+    layer.name = "dense"
+    layer.build((6,), np.random.default_rng(0))
+    layer.params["kernel"] = np.asfortranarray(layer.params["kernel"])
+    before = layer.params["kernel"].copy()
+    layer.grads["kernel"][...] = 1.0
+    SGD(0.5).step([layer])
+    np.testing.assert_allclose(layer.params["kernel"], before - 0.5)
+
+
+def test_uint8_images_are_scaled_the_same_when_split(split_everything):
+    images = np.random.default_rng(0).integers(0, 256, (10, 28, 28), dtype=np.uint8)
+    np.testing.assert_array_equal(as_float32(images), images.astype(np.float32) / np.float32(255))
+
+
+def _blas_threads():
+    return [pool["num_threads"] for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]
+
+
+def test_training_runs_blas_on_one_thread_and_gives_its_threads_back(monkeypatch):
+    monkeypatch.setattr(parallel, "WORKERS", 2)
+    seen = []
+
+    class RecordThreads(Callback):
+        def on_batch_end(self, batch, logs=None):
+            seen.extend(_blas_threads())
+
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        model = Sequential([Dense(3)], input_shape=(4,)).compile("sgd", "mse")
+        rng = np.random.default_rng(0)
+        model.fit(rng.random((8, 4), np.float32), rng.random((8, 3), np.float32), batch_size=4,
+                  callbacks=[RecordThreads()])
+        after = _blas_threads()
+    assert seen and set(seen) == {1}
+    assert after and set(after) == {2}
