@@ -144,3 +144,13 @@ def test_training_runs_blas_on_one_thread_and_gives_its_threads_back(monkeypatch
         after = _blas_threads()
     assert seen and set(seen) == {1}
     assert after and set(after) == {2}
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [((9, 4), (4, 3)), ((3, 4), (4, 9))], ids=["rows", "columns"])
+def test_matmul_split_by_rows_or_columns_is_the_product(split_everything, a_shape, b_shape):
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+    np.testing.assert_allclose(parallel.matmul(a, b), a @ b, rtol=1e-12)
+    out = np.empty((a_shape[0], b_shape[1]))
+    assert parallel.matmul(a.T.T, b, out=out) is out
+    np.testing.assert_allclose(out, a @ b, rtol=1e-12)

@@ -202,15 +202,11 @@ class Dense(Layer):
     def output_shape(self, input_shape):
         return (self.units,)
 
-    # Each matrix product is cut into parts (see parallel.py) whose results are disjoint blocks
-    # of the answer: rows of y and dx are images, rows of dkernel are input features.
+    # parallel.matmul is a @ b with the work split across the CPU's cores.
 
     def forward(self, x, training=False):
         self.x = x
-        kernel = self.params["kernel"]
-        y = np.empty_like(x, shape=(len(x), self.units), dtype=np.result_type(x, kernel), order="C")
-        for_rows = lambda rows: np.matmul(x[rows], kernel, out=y[rows])
-        parallel.over_rows(for_rows, x, parallel.product_ns(*kernel.shape))
+        y = parallel.matmul(x, self.params["kernel"])
         if self.use_bias:
             y += self.params["bias"]
         return self.activation.forward(y, training) if self.activation else y
@@ -218,17 +214,10 @@ class Dense(Layer):
     def backward(self, dy):
         if self.activation:
             dy = self.activation.backward(dy)
-        kernel, dkernel = self.params["kernel"], self.grads["kernel"]
-        for_features = lambda rows: np.matmul(self.x[:, rows].T, dy, out=dkernel[rows])
-        parallel.over_rows(for_features, dkernel, parallel.product_ns(*dy.shape))
+        parallel.matmul(self.x.T, dy, out=self.grads["kernel"])
         if self.use_bias:
             np.sum(dy, axis=0, out=self.grads["bias"])
-        if not self.input_gradient:
-            return None
-        dx = np.empty_like(dy, shape=self.x.shape, dtype=np.result_type(dy, kernel), order="C")
-        for_rows = lambda rows: np.matmul(dy[rows], kernel.T, out=dx[rows])
-        parallel.over_rows(for_rows, dy, parallel.product_ns(*kernel.shape[::-1]))
-        return dx
+        return parallel.matmul(dy, self.params["kernel"].T) if self.input_gradient else None
 
     def config(self):
         return {

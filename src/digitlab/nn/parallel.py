@@ -78,6 +78,21 @@ def over_rows(function, array, ns_per_row=None):
     return run(function, parts(len(array), per_row * len(array), array))
 
 
+def matmul(a, b, out=None):
+    """``a @ b`` for 2-D arrays, cut into parts by a's rows or b's columns: whichever halves the
+    larger of the two, so that each core reads only its half of it (a layer's kernel, usually)."""
+    if out is None:
+        out = np.empty_like(a, shape=(a.shape[0], b.shape[1]), dtype=np.result_type(a, b), order="C")
+    nanoseconds = a.shape[0] * product_ns(*b.shape)
+    if a.size >= b.size:
+        product = lambda rows: np.matmul(a[rows], b, out=out[rows])
+        run(product, parts(a.shape[0], nanoseconds, a))
+    else:
+        product = lambda columns: np.matmul(a, b[:, columns], out=out[:, columns])
+        run(product, parts(b.shape[1], nanoseconds, b))
+    return out
+
+
 @contextmanager
 def engine_threads():
     """While the engine runs: matrix products single-threaded, the engine's own parts in parallel.
