@@ -450,9 +450,9 @@ class Conv2D(Layer):
             padded[images, top:top + height, left:left + width] = x[images].transpose(0, 2, 3, 1)
             for block in self._blocks(images, out_h, out_w, channels, padded):
                 columns = _im2col(padded[block], *self.kernel_size, self.strides)
-                np.matmul(columns, kernel_matrix.T, out=y[block].reshape(len(columns), self.filters))
-            if self.use_bias:
-                y[images] += self.params["bias"]
+                y_rows = np.matmul(columns, kernel_matrix.T, out=y[block].reshape(len(columns), self.filters))
+                if self.use_bias:
+                    y_rows += self.params["bias"]  # while the block is in cache
 
         parallel.over_rows(convolve, x, out_h * out_w * parallel.product_ns(*kernel_matrix.shape[::-1]))
         self.padded, self.pads, self.x_shape = padded, (top, left), x.shape
@@ -563,16 +563,22 @@ class MaxPool2D(Layer):
         return y
 
     def backward(self, dy):
-        dx = np.zeros_like(self.x, dtype=dy.dtype)
         overlapping = self.strides < self.pool_size
+        _, _, out_h, out_w = self.y.shape
+        tiled = self.strides == self.pool_size and self.x.shape[2:] == (out_h * self.strides, out_w * self.strides)
+        # Windows that tile the input write every dx value below: no need to clear it first.
+        dx = np.empty_like(self.x, dtype=dy.dtype) if tiled else np.zeros_like(self.x, dtype=dy.dtype)
 
         def route(images):
             x, y, dy_part, dx_part = self.x[images], self.y[images], dy[images], dx[images]
-            taken = np.zeros_like(y, dtype=bool)
+            taken = None  # where an earlier offset already won
             for _, _, rows, cols in self.offsets:
-                # The first offset that holds the maximum wins; for booleans, a > b is "a and not b".
-                winner = np.greater(x[:, :, rows, cols] == y, taken)
-                taken |= winner
+                winner = x[:, :, rows, cols] == y
+                if taken is None:
+                    taken = winner
+                else:  # the first offset that holds the maximum wins; for booleans, a > b is "a and not b"
+                    np.greater(winner, taken, out=winner)
+                    taken |= winner
                 if overlapping:
                     dx_part[:, :, rows, cols] += dy_part * winner
                 else:  # each input is in one window at most: the gradient is written, not added
