@@ -90,13 +90,10 @@ def machine_info(device):
         cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    try:
-        from threadpoolctl import threadpool_info
-        blas = "; ".join(f"{p['internal_api']} {p['version']} ({p.get('architecture')}, {p['num_threads']} threads)"
-                         for p in threadpool_info() if p["user_api"] == "blas")
-    except ImportError:
-        found = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        blas = f"{found['name']} {found['version']} (numpy.show_config; threadpoolctl not installed)"
+    from threadpoolctl import threadpool_info
+
+    blas = "; ".join(f"{p['internal_api']} {p['version']} ({p.get('architecture')}, {p['num_threads']} threads)"
+                     for p in threadpool_info() if p["user_api"] == "blas")
     info = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
             "numpy_blas": blas, "torch": torch.__version__ if torch is not None else None, "device": device,
             "load_average_at_start": [round(v, 2) for v in os.getloadavg()]}
@@ -454,7 +451,9 @@ def markdown(results):
 NOTES = [
     "digitlab trains through its public API: `get_recipe(name).make_model(seed=0)` then "
     "`model.fit(x_train, y_train, epochs=1, batch_size=..., seed=0)` on the uint8 images of `load_data()`, "
-    "converted per batch as `fit` does; model creation is not timed.",
+    "converted per batch as `fit` does; model creation is not timed. While a model trains or predicts, digitlab "
+    "runs NumPy's BLAS on one thread and splits its large operations into one part per core itself "
+    "(`digitlab.nn.parallel`); the BLAS line above gives the thread count outside that.",
     "PyTorch runs the same architecture (nn.Linear / nn.Conv2d(padding=2) / nn.MaxPool2d(2)) starting from digitlab's "
     "own initial weights (keras-mlp: Glorot uniform, zero biases; cnn: truncated normal 0.1, biases 0.1), "
     "with CrossEntropyLoss on logits, torch.optim.RMSprop(lr=1e-3, alpha=0.9, eps=1e-7) or "

@@ -1,6 +1,7 @@
 """The engine's own threads: parts cover the work, and split work gives the unsplit answer."""
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -154,3 +155,19 @@ def test_matmul_split_by_rows_or_columns_is_the_product(split_everything, a_shap
     out = np.empty((a_shape[0], b_shape[1]))
     assert parallel.matmul(a.T.T, b, out=out) is out
     np.testing.assert_allclose(out, a @ b, rtol=1e-12)
+
+
+def _split_sum(_):
+    return sum(parallel.run(lambda part: part.stop - part.start, parallel.parts(8, 10**9)))
+
+
+def test_a_forked_child_splits_work_with_threads_of_its_own(monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setattr(parallel, "MIN_SPLIT_NS", 0)
+    monkeypatch.setattr(parallel, "WORKERS", 2)
+    monkeypatch.setattr(parallel, "_pool", None)  # a pool of one thread, made below
+    assert _split_sum(None) == 8  # the parent's pool exists before the fork
+    time.sleep(0.5)  # and its thread has gone idle: a child that kept the pool would wait on it forever
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply_async(_split_sum, (None,)).get(timeout=30) == 8
