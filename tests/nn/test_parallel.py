@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import threadpoolctl
 
-from digitlab.nn import Conv2D, Dense, MaxPool2D, ReLU, Sequential, parallel
+from digitlab.nn import Conv2D, Dense, MaxPool2D, ReLU, Sequential, optimizers, parallel
 from digitlab.nn.backend import as_float32
 from digitlab.nn.callbacks import Callback
 from digitlab.nn.optimizers import SGD, Adam, RMSprop
@@ -92,7 +92,7 @@ def test_split_layers_give_the_unsplit_values_and_gradients(monkeypatch, gradche
 def test_split_optimizer_steps_give_the_unsplit_parameters(monkeypatch, optimizer):
     def train(split):
         if split:
-            monkeypatch.setattr(parallel, "MIN_SPLIT_NS", 0)
+            monkeypatch.setattr(optimizers, "SPLIT_PARAMETER_SIZE", 1)
             monkeypatch.setattr(parallel, "WORKERS", 3)
         layer = Dense(5)
         layer.name = "dense"
@@ -109,7 +109,8 @@ def test_split_optimizer_steps_give_the_unsplit_parameters(monkeypatch, optimize
         np.testing.assert_array_equal(split[key], whole[key])
 
 
-def test_a_parameter_that_is_not_contiguous_is_still_updated(split_everything):
+def test_a_parameter_that_is_not_contiguous_is_still_updated(split_everything, monkeypatch):
+    monkeypatch.setattr(optimizers, "SPLIT_PARAMETER_SIZE", 1)
     layer = Dense(4)
     layer.name = "dense"
     layer.build((6,), np.random.default_rng(0))

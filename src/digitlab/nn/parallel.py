@@ -85,6 +85,8 @@ def over_rows(function, array, ns_per_row=None):
 
     ``ns_per_row``, the work of one row on one core, defaults to one element-wise pass over it."""
     per_row = array[0].size * ELEMENT_NS if ns_per_row is None else ns_per_row
+    if per_row * len(array) < MIN_SPLIT_NS:  # the common case for small batches, kept short
+        return [function(slice(0, len(array)))]
     return run(function, parts(len(array), per_row * len(array), array))
 
 
@@ -94,6 +96,8 @@ def matmul(a, b, out=None):
     if out is None:
         out = np.empty_like(a, shape=(a.shape[0], b.shape[1]), dtype=np.result_type(a.dtype, b.dtype), order="C")
     nanoseconds = a.shape[0] * product_ns(*b.shape)
+    if nanoseconds < MIN_SPLIT_NS:
+        return np.matmul(a, b, out=out)
     if a.size >= b.size:
         product = lambda rows: np.matmul(a[rows], b, out=out[rows])
         run(product, parts(a.shape[0], nanoseconds, a))
