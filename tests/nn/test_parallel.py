@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import threadpoolctl
 
-from digitlab.nn import Conv2D, Dense, MaxPool2D, ReLU, Sequential, optimizers, parallel
+from digitlab.nn import Conv2D, Dense, MaxPool2D, ReLU, Sequential, layers, optimizers, parallel
 from digitlab.nn.backend import as_float32
 from digitlab.nn.callbacks import Callback
 from digitlab.nn.optimizers import SGD, Adam, RMSprop
@@ -16,12 +16,14 @@ from digitlab.nn.optimizers import SGD, Adam, RMSprop
 @pytest.fixture
 def split_everything(monkeypatch):
     """Three parts for any work at all, so the small arrays of a test are split too."""
-    monkeypatch.setattr(parallel, "MIN_SPLIT_NS", 0)
+    monkeypatch.setattr(parallel, "MIN_PART_NS", 1e-9)
     monkeypatch.setattr(parallel, "WORKERS", 3)
+    with parallel.engine_threads():
+        yield
 
 
 @pytest.mark.parametrize("length, workers", [(10, 3), (2, 3), (7, 2), (1, 4)])
-def test_parts_cover_the_range_in_nearly_equal_slices(monkeypatch, length, workers):
+def test_parts_cover_the_range_in_nearly_equal_slices(split_everything, monkeypatch, length, workers):
     monkeypatch.setattr(parallel, "WORKERS", workers)
     slices = parallel.parts(length, nanoseconds=10**9)
     covered = [i for part in slices for i in range(length)[part]]
@@ -31,12 +33,15 @@ def test_parts_cover_the_range_in_nearly_equal_slices(monkeypatch, length, worke
     assert max(sizes) - min(sizes) <= 1
 
 
-def test_small_work_and_gpu_arrays_are_not_split(monkeypatch):
+def test_small_work_gpu_arrays_and_work_outside_the_engine_are_not_split(monkeypatch):
     monkeypatch.setattr(parallel, "WORKERS", 4)
-    assert parallel.parts(100, parallel.MIN_SPLIT_NS - 1) == [slice(0, 100)]
-    assert len(parallel.parts(100, parallel.MIN_SPLIT_NS)) == 4
-    not_numpy = [[0.0]] * 100  # stands for a CuPy array: anything that is not a NumPy array
-    assert parallel.parts(100, 10**9, not_numpy) == [slice(0, 100)]
+    with parallel.engine_threads():
+        assert parallel.parts(100, 2 * parallel.MIN_PART_NS - 1) == [slice(0, 100)]
+        assert len(parallel.parts(100, 2 * parallel.MIN_PART_NS)) == 2  # no part below MIN_PART_NS
+        assert len(parallel.parts(100, 10**9)) == 4
+        not_numpy = [[0.0]] * 100  # stands for a CuPy array: anything that is not a NumPy array
+        assert parallel.parts(100, 10**9, not_numpy) == [slice(0, 100)]
+    assert parallel.parts(100, 10**9) == [slice(0, 100)]
 
 
 def test_run_returns_results_in_order_from_more_than_one_thread(split_everything):
@@ -50,13 +55,18 @@ def test_run_returns_results_in_order_from_more_than_one_thread(split_everything
     assert threading.get_ident() in threads and len(threads) > 1
 
 
-def test_an_error_in_a_part_reaches_the_caller(split_everything):
+def test_an_error_in_a_part_reaches_the_caller_after_every_part_has_finished(split_everything):
+    finished = []
+
     def work(part):
-        if part.start > 0:
+        if part.start == 0:
             raise ValueError("part failed")
+        time.sleep(0.2)
+        finished.append(part.start)
 
     with pytest.raises(ValueError, match="part failed"):
         parallel.run(work, parallel.parts(9, 10**9))
+    assert sorted(finished) == [3, 6]
 
 
 def _layer_results(layer, x, rng):
@@ -80,12 +90,39 @@ def test_split_layers_give_the_unsplit_values_and_gradients(monkeypatch, gradche
     layer.build(input_shape, np.random.default_rng(0))
     layer.astype(np.float64)
     whole = _layer_results(layer, x, np.random.default_rng(1))
-    monkeypatch.setattr(parallel, "MIN_SPLIT_NS", 0)
+    monkeypatch.setattr(parallel, "MIN_PART_NS", 1e-9)
     monkeypatch.setattr(parallel, "WORKERS", 3)
-    split = _layer_results(layer, x, np.random.default_rng(1))
+    with parallel.engine_threads():
+        split = _layer_results(layer, x, np.random.default_rng(1))
+        for expected, got in zip(whole, split):
+            np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+        gradcheck(layer, x, rng)
+
+
+@pytest.mark.parametrize("padding, strides", [("same", 1), ("valid", 2)])
+def test_conv2d_split_into_parts_of_several_blocks_gives_the_unsplit_gradients(monkeypatch, padding, strides):
+    monkeypatch.setattr(layers, "COLUMNS_BLOCK_BYTES", 1)  # a block an image, several a part
+    x = np.random.default_rng(3).standard_normal((11, 2, 9, 8))
+    layer = Conv2D(3, 3, strides, padding, use_bias=True)
+    layer.build((2, 9, 8), np.random.default_rng(0))
+    layer.astype(np.float64)
+    whole = _layer_results(layer, x, np.random.default_rng(1))
+    monkeypatch.setattr(parallel, "MIN_PART_NS", 1e-9)
+    monkeypatch.setattr(parallel, "WORKERS", 3)
+    with parallel.engine_threads():
+        split = _layer_results(layer, x, np.random.default_rng(1))
     for expected, got in zip(whole, split):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
-    gradcheck(layer, x, rng)
+
+
+@pytest.mark.parametrize("make_layer, input_shape", [
+    (lambda: ReLU(), (3, 4, 4)), (lambda: MaxPool2D(2), (2, 4, 4)), (lambda: Conv2D(2, 3), (1, 5, 5)),
+], ids=["relu", "maxpool", "conv"])
+def test_an_empty_batch_gives_empty_results(split_everything, make_layer, input_shape):
+    layer = make_layer()
+    layer.build(input_shape, np.random.default_rng(0))
+    y = layer.forward(np.zeros((0, *input_shape), np.float32), training=True)
+    assert len(y) == 0 and len(layer.backward(y)) == 0
 
 
 @pytest.mark.parametrize("optimizer", [SGD(0.1, momentum=0.9), RMSprop(), Adam()], ids=type)
@@ -124,6 +161,8 @@ def test_a_parameter_that_is_not_contiguous_is_still_updated(split_everything, m
 def test_uint8_images_are_scaled_the_same_when_split(split_everything):
     images = np.random.default_rng(0).integers(0, 256, (10, 28, 28), dtype=np.uint8)
     np.testing.assert_array_equal(as_float32(images), images.astype(np.float32) / np.float32(255))
+    assert as_float32(np.zeros((0, 28, 28), np.uint8)).shape == (0, 28, 28)
+    assert as_float32(np.asarray(51, np.uint8)) == np.float32(51) / np.float32(255)
 
 
 def _blas_threads():
@@ -141,11 +180,36 @@ def test_training_runs_blas_on_one_thread_and_gives_its_threads_back(monkeypatch
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
         model = Sequential([Dense(3)], input_shape=(4,)).compile("sgd", "mse")
         rng = np.random.default_rng(0)
-        model.fit(rng.random((8, 4), np.float32), rng.random((8, 3), np.float32), batch_size=4,
-                  callbacks=[RecordThreads()])
+        x, y = rng.random((8, 4), np.float32), rng.random((8, 3), np.float32)
+        # two epochs: the second's batches come after the first epoch's evaluate, nested inside fit
+        model.fit(x, y, batch_size=4, epochs=2, validation_data=(x, y), callbacks=[RecordThreads()])
         after = _blas_threads()
-    assert seen and set(seen) == {1}
+    assert len(seen) >= 4 and set(seen) == {1}
     assert after and set(after) == {2}
+
+
+def test_blas_gets_its_threads_back_after_an_error_and_stays_limited_while_a_thread_is_inside(monkeypatch):
+    monkeypatch.setattr(parallel, "WORKERS", 2)
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        with pytest.raises(RuntimeError):
+            with parallel.engine_threads():
+                raise RuntimeError("training failed")
+        assert set(_blas_threads()) == {2}
+
+        entered, leave = threading.Event(), threading.Event()
+
+        def other_caller():
+            with parallel.engine_threads():
+                entered.set()
+                leave.wait(10)
+
+        with parallel.engine_threads():
+            other = threading.Thread(target=other_caller)
+            other.start()
+            entered.wait(10)
+        assert set(_blas_threads()) == {1}  # this thread has left, the other is still inside
+        leave.set()
+        other.join()
 
 
 @pytest.mark.parametrize("a_shape, b_shape", [((9, 4), (4, 3)), ((3, 4), (4, 9))], ids=["rows", "columns"])
@@ -154,21 +218,22 @@ def test_matmul_split_by_rows_or_columns_is_the_product(split_everything, a_shap
     a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
     np.testing.assert_allclose(parallel.matmul(a, b), a @ b, rtol=1e-12)
     out = np.empty((a_shape[0], b_shape[1]))
-    assert parallel.matmul(a.T.T, b, out=out) is out
+    assert parallel.matmul(np.asfortranarray(a), np.asfortranarray(b), out=out) is out
     np.testing.assert_allclose(out, a @ b, rtol=1e-12)
 
 
-def _split_sum(_):
-    return sum(parallel.run(lambda part: part.stop - part.start, parallel.parts(8, 10**9)))
+def _split_sum():
+    with parallel.engine_threads():
+        return sum(parallel.run(lambda part: part.stop - part.start, parallel.parts(8, 10**9)))
 
 
 def test_a_forked_child_splits_work_with_threads_of_its_own(monkeypatch):
     import multiprocessing
 
-    monkeypatch.setattr(parallel, "MIN_SPLIT_NS", 0)
+    monkeypatch.setattr(parallel, "MIN_PART_NS", 1e-9)
     monkeypatch.setattr(parallel, "WORKERS", 2)
     monkeypatch.setattr(parallel, "_pool", None)  # a pool of one thread, made below
-    assert _split_sum(None) == 8  # the parent's pool exists before the fork
+    assert _split_sum() == 8  # the parent's pool exists before the fork
     time.sleep(0.5)  # and its thread has gone idle: a child that kept the pool would wait on it forever
     with multiprocessing.get_context("fork").Pool(1) as pool:
-        assert pool.apply_async(_split_sum, (None,)).get(timeout=30) == 8
+        assert pool.apply_async(_split_sum).get(timeout=30) == 8

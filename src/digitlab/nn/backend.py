@@ -51,10 +51,11 @@ def as_float32(images):
 
     Dividing in float32 gives the float32 nearest to k/255 (multiplying by 1/255 can be one ulp off).
     """
+    if images.dtype == np.uint8 and images.ndim == 0:
+        return np.float32(images) / np.float32(255)
     if images.dtype == np.uint8:
         out = np.empty_like(images, dtype=np.float32)
-        scale = lambda rows: np.divide(images[rows], np.float32(255), out=out[rows])  # one pass
-        parallel.over_rows(scale, images)
+        parallel.over_rows(lambda rows: np.divide(images[rows], np.float32(255), out=out[rows]), images)
         return out
     return images.astype(np.float32, copy=False)
 

@@ -79,9 +79,10 @@ class Layer:
 
 class ReLU(Layer):
     def forward(self, x, training=False):
-        self.y = np.empty_like(x)  # kept for backward: y > 0 exactly where x > 0
-        parallel.over_rows(lambda rows: np.maximum(x[rows], 0, out=self.y[rows]), x)
-        return self.y
+        y = np.empty_like(x)
+        parallel.over_rows(lambda rows: np.maximum(x[rows], 0, out=y[rows]), x)
+        self.y = y  # kept for backward: y > 0 exactly where x > 0
+        return y
 
     def backward(self, dy):
         dx = np.empty_like(dy)
@@ -201,8 +202,6 @@ class Dense(Layer):
 
     def output_shape(self, input_shape):
         return (self.units,)
-
-    # parallel.matmul is a @ b with the work split across the CPU's cores.
 
     def forward(self, x, training=False):
         self.x = x
@@ -352,6 +351,16 @@ def _im2col(padded, kernel_h, kernel_w, stride=1):
     return windows.transpose(0, 1, 2, 4, 5, 3).reshape(n * out_h * out_w, -1)
 
 
+def _blocks(images, image_bytes, array):
+    """Slices of ``images`` whose columns, ``image_bytes`` an image, take about COLUMNS_BLOCK_BYTES
+    (all of them at once on a GPU, where ``array`` is not a NumPy array)."""
+    if not isinstance(array, np.ndarray):
+        return [images]
+    per_block = max(1, COLUMNS_BLOCK_BYTES // image_bytes)
+    starts = range(images.start, images.stop, per_block)
+    return [slice(start, min(start + per_block, images.stop)) for start in starts]
+
+
 def _offsets(kernel_h, kernel_w, stride, out_h, out_w):
     """For each kernel offset (i, j): the slices of the padded input that it meets, one per output."""
     for i in range(kernel_h):
@@ -428,34 +437,39 @@ class Conv2D(Layer):
         turned = self.params["kernel"][:, :, ::-1, ::-1]
         return turned.transpose(2, 3, 0, 1).reshape(-1, self.x_shape[1])
 
-    def _blocks(self, images, out_h, out_w, channels, array):
-        """Slices of ``images`` whose columns, of ``channels`` per kernel entry, take about
-        COLUMNS_BLOCK_BYTES (all of them when ``array`` is on a GPU)."""
-        if not isinstance(array, np.ndarray):
-            return [images]
-        image_bytes = out_h * out_w * self.kernel_size[0] * self.kernel_size[1] * channels * array.itemsize
-        per_block = max(1, COLUMNS_BLOCK_BYTES // image_bytes)
-        return [slice(start, min(start + per_block, images.stop))
-                for start in range(images.start, images.stop, per_block)]
+    def _convolve(self, padded, kernel_matrix, strides, out, bias=None, fill=None):
+        """out[n, r, c] = the window of ``padded`` at output (r, c) @ kernel_matrix (+ bias): every
+        window copied into a row of ``columns`` by im2col, a block of images at a time.
+        ``fill(images)`` first writes those images into ``padded``, on the core that reads them."""
+        n, out_h, out_w, filters = out.shape
+        kh, kw = self.kernel_size
+        image_bytes = out_h * out_w * kernel_matrix.shape[0] * padded.itemsize
+
+        def convolve(images):
+            if fill is not None:
+                fill(images)
+            for block in _blocks(images, image_bytes, padded):
+                columns = _im2col(padded[block], kh, kw, strides)
+                rows = np.matmul(columns, kernel_matrix, out=out[block].reshape(len(columns), filters))
+                if bias is not None:
+                    rows += bias  # while the block is in cache
+
+        parallel.over_rows(convolve, out, out_h * out_w * parallel.product_ns(*kernel_matrix.shape))
+        return out
 
     def forward(self, x, training=False):
         n, channels, height, width = x.shape
         (top, bottom), (left, right) = self._pads(height, width)
         _, out_h, out_w = self.output_shape(x.shape[1:])
         padded = np.zeros_like(x, shape=(n, height + top + bottom, width + left + right, channels), order="C")
-        y = np.empty_like(x, shape=(n, out_h, out_w, self.filters), order="C")
-        kernel_matrix = self._kernel_matrix()
+        inside = padded[:, top:top + height, left:left + width]
 
-        def convolve(images):  # a part of the batch, one block of images at a time
-            padded[images, top:top + height, left:left + width] = x[images].transpose(0, 2, 3, 1)
-            for block in self._blocks(images, out_h, out_w, channels, padded):
-                columns = _im2col(padded[block], *self.kernel_size, self.strides)
-                y_rows = np.matmul(columns, kernel_matrix.T, out=y[block].reshape(len(columns), self.filters))
-                if self.use_bias:
-                    y_rows += self.params["bias"]  # while the block is in cache
+        def fill(images):
+            np.copyto(inside[images], x[images].transpose(0, 2, 3, 1))
 
-        parallel.over_rows(convolve, x, out_h * out_w * parallel.product_ns(*kernel_matrix.shape[::-1]))
         self.padded, self.pads, self.x_shape = padded, (top, left), x.shape
+        y = np.empty_like(x, shape=(n, out_h, out_w, self.filters), order="C")
+        self._convolve(padded, self._kernel_matrix().T, self.strides, y, self.params.get("bias"), fill)
         # An NCHW view of channels-last memory: element-wise layers keep that layout (NumPy allocates
         # their results in the input's memory order), so the next convolution needs no transpose.
         y = y.transpose(0, 3, 1, 2)
@@ -464,43 +478,51 @@ class Conv2D(Layer):
     def backward(self, dy):
         if self.activation:
             dy = self.activation.backward(dy)
-        n, _, out_h, out_w = dy.shape
+        dy = dy.transpose(0, 2, 3, 1)  # channels-last, as the columns' rows are
+        dx = self._input_gradient(dy) if self.input_gradient else None
+        dkernel, dbias = self._parameter_gradients(dy)
+        kh, kw = self.kernel_size
+        self.grads["kernel"][...] = dkernel.reshape(self.filters, kh, kw, self.x_shape[1]).transpose(0, 3, 1, 2)
+        if self.use_bias:
+            self.grads["bias"][...] = dbias
+        return None if dx is None else dx.transpose(0, 3, 1, 2)
+
+    def _input_gradient(self, dy):
+        """dx: dy convolved with the kernel turned 180 degrees (see the class docstring)."""
+        n, out_h, out_w, _ = dy.shape
         kh, kw = self.kernel_size
         _, channels, height, width = self.x_shape
-        dy = dy.transpose(0, 2, 3, 1)  # channels-last, as the columns' rows are
+        top, left = self.pads
+        # dy where the turned kernel's windows meet it: output (r, c) sits at (r * stride, c *
+        # stride) + (kh - 1 - top, kw - 1 - left), with zeros around and between.
+        spread = np.zeros_like(dy, shape=(n, height + kh - 1, width + kw - 1, self.filters), order="C")
+        rows = slice(kh - 1 - top, kh - 1 - top + (out_h - 1) * self.strides + 1, self.strides)
+        cols = slice(kw - 1 - left, kw - 1 - left + (out_w - 1) * self.strides + 1, self.strides)
+
+        def fill(images):
+            np.copyto(spread[images, rows, cols], dy[images])
+
+        dx = np.empty_like(dy, shape=(n, height, width, channels), dtype=self.padded.dtype, order="C")
+        return self._convolve(spread, self._turned_kernel_matrix(), 1, dx, fill=fill)
+
+    def _parameter_gradients(self, dy):
+        """dkernel = dy_rows.T @ columns and dbias = dy summed over the batch: each core sums its
+        part of the batch, and the parts' sums are added."""
+        kh, kw = self.kernel_size
+        _, out_h, out_w, _ = dy.shape
         kernel_matrix = self._kernel_matrix()
-        if self.input_gradient:
-            # dy where the turned kernel's windows meet it: output (r, c) sits at (r * stride, c *
-            # stride) + (kh - 1 - top, kw - 1 - left), with zeros around and between.
-            top, left = self.pads
-            spread = np.zeros_like(dy, shape=(n, height + kh - 1, width + kw - 1, self.filters), order="C")
-            rows = slice(kh - 1 - top, kh - 1 - top + (out_h - 1) * self.strides + 1, self.strides)
-            cols = slice(kw - 1 - left, kw - 1 - left + (out_w - 1) * self.strides + 1, self.strides)
-            turned_matrix = self._turned_kernel_matrix()
-            dx = np.empty_like(dy, shape=(n, height, width, channels), order="C")
+        image_bytes = out_h * out_w * kernel_matrix.shape[1] * self.padded.itemsize
 
-        column_channels = max(channels, self.filters) if self.input_gradient else channels
-
-        def gradients(images):  # a part of the batch: its share of dkernel and dbias, its dx
+        def part_sums(images):
             dkernel = np.zeros_like(kernel_matrix)
-            for block in self._blocks(images, out_h, out_w, column_channels, dy):
+            for block in _blocks(images, image_bytes, dy):
                 columns = _im2col(self.padded[block], kh, kw, self.strides)
-                dy_rows = dy[block].reshape(len(columns), self.filters)
-                dkernel += dy_rows.T @ columns
-                if self.input_gradient:
-                    spread[block, rows, cols] = dy[block]
-                    dy_columns = _im2col(spread[block], kh, kw)
-                    np.matmul(dy_columns, turned_matrix, out=dx[block].reshape(len(dy_columns), channels))
+                dkernel += dy[block].reshape(len(columns), self.filters).T @ columns
             return dkernel, dy[images].sum(axis=(0, 1, 2)) if self.use_bias else None
 
-        products = 3 if self.input_gradient else 2
-        image_ns = products * out_h * out_w * parallel.product_ns(*kernel_matrix.shape[::-1])
-        shares = parallel.over_rows(gradients, dy, image_ns)
-        dkernel = sum(dkernel for dkernel, _ in shares)
-        self.grads["kernel"][...] = dkernel.reshape(self.filters, kh, kw, channels).transpose(0, 3, 1, 2)
-        if self.use_bias:
-            self.grads["bias"][...] = sum(dbias for _, dbias in shares)
-        return dx.transpose(0, 3, 1, 2) if self.input_gradient else None
+        sums = parallel.over_rows(part_sums, dy, out_h * out_w * parallel.product_ns(*kernel_matrix.shape[::-1]))
+        dkernel = sum(dkernel for dkernel, _ in sums)
+        return dkernel, sum(dbias for _, dbias in sums) if self.use_bias else None
 
     def config(self):
         return {
@@ -584,7 +606,7 @@ class MaxPool2D(Layer):
                 else:  # each input is in one window at most: the gradient is written, not added
                     np.multiply(dy_part, winner, out=dx_part[:, :, rows, cols])
 
-        parallel.over_rows(route, dy, self.x[0].size * 2 * parallel.ELEMENT_NS)
+        parallel.over_rows(route, dy, self.x.size / max(len(self.x), 1) * 2 * parallel.ELEMENT_NS)
         top, left = self.pads
         return dx[:, :, top:top + self.x_shape[2], left:left + self.x_shape[3]]
 

@@ -39,10 +39,8 @@ class Optimizer:
                 self.update(param, layer.grads[key], slot)
 
     def update(self, param, grad, slot):
-        """One parameter's step: ``rule`` applied to it, its gradient and its state arrays.
-
-        The rules are element-wise, so a large parameter is updated in parts, one per core.
-        """
+        """One parameter's step: ``rule`` applied to it, its gradient and its state arrays
+        (a large parameter in parts, one per core: see SPLIT_PARAMETER_SIZE)."""
         arrays = [param, grad, self._work_array(param)] + [self._buffer(slot, name, param) for name in self.slots]
         # Parts are slices of the flattened arrays; flattening a non-contiguous one would copy it,
         # and the update would be lost in the copy.
@@ -51,11 +49,13 @@ class Optimizer:
             self.rule(*arrays)
             return
         flat = [array.reshape(-1) for array in arrays]
-        update_part = lambda part: self.rule(*(array[part] for array in flat))
-        parallel.run(update_part, parallel.parts(param.size, float("inf"), param))
+        pieces = parallel.parts(param.size, param.size * 10 * parallel.ELEMENT_NS, param)  # about ten passes
+        parallel.run(lambda piece: self.rule(*(array[piece] for array in flat)), pieces)
 
     def rule(self, param, grad, work, *state):
-        """Update ``param`` in place; ``work`` is scratch space, ``state`` the arrays named in slots."""
+        """Update ``param`` in place; ``work`` is scratch space, ``state`` the arrays named in slots.
+
+        Element-wise only: the arrays may be any matching slices of the whole ones."""
         raise NotImplementedError
 
     def _buffer(self, slot, name, like):

@@ -3,18 +3,20 @@
 NumPy runs element-wise work (ReLU, pooling, im2col, optimizer updates) on one core only, and
 OpenBLAS's threads, which do parallelise the matrix products, keep spinning between products and
 slow everything else down (one cnn layer's forward and backward on 2 cores took 25 ms at best and
-47 ms half the time, minutes apart). So while a model trains or predicts, the engine takes the
-cores itself: each large operation is cut into parts (rows of the batch, or of a parameter), the
-parts run at once in a small thread pool, and every matrix product inside them is single-threaded.
-NumPy lets go of Python's lock while it computes, so the parts really do run side by side (the same
-layer then took 22 ms every time).
+47 ms half the time, minutes apart). So while a model trains or predicts (inside
+``engine_threads``), the engine takes the cores itself: each large operation is cut into parts
+(rows of the batch, or of a parameter), the parts run at once in a small thread pool, and every
+matrix product inside them is single-threaded. NumPy lets go of Python's lock while it computes, so
+the parts really do run side by side (the same layer then took 22 ms every time).
 
-Work too small to be worth a thread hand-off (a few tens of microseconds) runs as one part, in the
+Outside ``engine_threads`` (a layer called by hand, a custom training loop), nothing is split and
+BLAS keeps its threads. Work too small to be worth a thread hand-off runs as one part, in the
 calling thread, and so does all work on a GPU.
 """
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 
 import numpy as np
@@ -22,13 +24,17 @@ from threadpoolctl import ThreadpoolController
 
 # Rough single-core costs, in nanoseconds on this project's 2-core machine: one value through an
 # element-wise pass, and one multiply-add inside a matrix product. Handing a part to a thread and
-# getting it back costs about 60 microseconds there, so only work of more than MIN_SPLIT_NS is split.
+# getting it back costs about 60 microseconds there, so no part is made smaller than MIN_PART_NS.
 ELEMENT_NS = 1.0
 MULTIPLY_ADD_NS = 0.02
-MIN_SPLIT_NS = 150_000
+MIN_PART_NS = 75_000
 
 _pool = None
 _blas = None
+_blas_limiter = None
+_users = 0               # how many calls are inside engine_threads now, in any thread
+_users_lock = threading.Lock()
+_in_pool = threading.local()
 
 
 def _forget_pool():
@@ -56,11 +62,18 @@ def product_ns(inner, outer):
     return inner * outer * MULTIPLY_ADD_NS + inner * ELEMENT_NS
 
 
-def parts(length, nanoseconds, array=None):
-    """Up to WORKERS slices of range(length), nearly equal, when work that takes about
-    ``nanoseconds`` on one core is worth splitting (and ``array`` is not on a GPU); else one slice."""
+def splitting(array=None) -> bool:
+    """Whether work may be split now: inside engine_threads, on the CPU, with cores to spare, and
+    not already inside a part (a part that split again would wait on its own pool)."""
     on_gpu = array is not None and not isinstance(array, np.ndarray)
-    count = 1 if on_gpu or nanoseconds < MIN_SPLIT_NS else min(WORKERS, length)
+    return _users > 0 and WORKERS > 1 and not on_gpu and not getattr(_in_pool, "inside", False)
+
+
+def parts(length, nanoseconds, array=None):
+    """Slices of range(length), nearly equal: one per core when work that takes about
+    ``nanoseconds`` on one core can be split so, fewer when parts would be too small to pay."""
+    count = min(WORKERS, length, int(nanoseconds // MIN_PART_NS)) if splitting(array) else 1
+    count = max(count, 1)
     bounds = [length * k // count for k in range(count + 1)]
     return [slice(start, stop) for start, stop in zip(bounds, bounds[1:])]
 
@@ -68,42 +81,49 @@ def parts(length, nanoseconds, array=None):
 def run(function, slices):
     """``function(part)`` for every slice, at once; the results in the slices' order.
 
-    The calling thread does the first part itself while the pool does the rest.
+    The calling thread does the first part itself while the pool does the rest. Every part has
+    finished when this returns, also when one of them raised.
     """
     if len(slices) == 1:
         return [function(slices[0])]
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(WORKERS - 1, thread_name_prefix="digitlab")
+        _pool = ThreadPoolExecutor(WORKERS - 1, thread_name_prefix="digitlab", initializer=_mark_pool_thread)
     others = [_pool.submit(function, part) for part in slices[1:]]
-    first = function(slices[0])
+    try:
+        first = function(slices[0])
+    finally:
+        wait(others)  # no part may still be writing once the caller moves on
     return [first] + [future.result() for future in others]
+
+
+def _mark_pool_thread():
+    _in_pool.inside = True
 
 
 def over_rows(function, array, ns_per_row=None):
     """``function(rows)`` for parts of the first axis of ``array``; the results in order.
 
     ``ns_per_row``, the work of one row on one core, defaults to one element-wise pass over it."""
-    per_row = array[0].size * ELEMENT_NS if ns_per_row is None else ns_per_row
-    if per_row * len(array) < MIN_SPLIT_NS:  # the common case for small batches, kept short
-        return [function(slice(0, len(array)))]
-    return run(function, parts(len(array), per_row * len(array), array))
+    rows = len(array)
+    per_row = array.size / max(rows, 1) * ELEMENT_NS if ns_per_row is None else ns_per_row
+    if per_row * rows < 2 * MIN_PART_NS or not splitting(array):  # the common small case, kept short
+        return [function(slice(0, rows))]
+    return run(function, parts(rows, per_row * rows, array))
 
 
 def matmul(a, b, out=None):
-    """``a @ b`` for 2-D arrays, cut into parts by a's rows or b's columns: whichever halves the
-    larger of the two, so that each core reads only its half of it (a layer's kernel, usually)."""
+    """``a @ b`` for 2-D arrays, cut by a's rows or b's columns: whichever splits the larger of the
+    two, so that each core reads only its share of it (a layer's kernel, usually)."""
     if out is None:
         out = np.empty_like(a, shape=(a.shape[0], b.shape[1]), dtype=np.result_type(a.dtype, b.dtype), order="C")
     nanoseconds = a.shape[0] * product_ns(*b.shape)
-    if nanoseconds < MIN_SPLIT_NS:
+    if nanoseconds < 2 * MIN_PART_NS or not splitting(a):
         return np.matmul(a, b, out=out)
     if a.size >= b.size:
-        product = lambda rows: np.matmul(a[rows], b, out=out[rows])
-        run(product, parts(a.shape[0], nanoseconds, a))
+        run(lambda rows: np.matmul(a[rows], b, out=out[rows]), parts(a.shape[0], nanoseconds, a))
     else:
-        product = lambda columns: np.matmul(a, b[:, columns], out=out[:, columns])
-        run(product, parts(b.shape[1], nanoseconds, b))
+        run(lambda columns: np.matmul(a, b[:, columns], out=out[:, columns]), parts(b.shape[1], nanoseconds, b))
     return out
 
 
@@ -111,14 +131,23 @@ def matmul(a, b, out=None):
 def engine_threads():
     """While the engine runs: matrix products single-threaded, the engine's own parts in parallel.
 
-    The BLAS gets its thread count back afterwards. (A BLAS that threadpoolctl cannot steer keeps
-    its threads: everything still works, only slower.)
+    Calls may nest and may come from several threads at once: the first to enter limits the BLAS
+    to one thread and the last to leave gives it back its thread count. threadpoolctl lets one
+    thread only steer OpenBLAS (the first that does, usually the main one), so calls from other
+    threads change nothing by themselves. Correctness never depends on the count, only speed.
     """
-    global _blas
-    if WORKERS == 1:
+    global _users, _blas, _blas_limiter
+    with _users_lock:
+        if _users == 0 and WORKERS > 1:
+            if _blas is None:  # made once: finding the loaded libraries takes about a millisecond
+                _blas = ThreadpoolController()
+            _blas_limiter = _blas.limit(limits=1, user_api="blas")
+        _users += 1
+    try:
         yield
-        return
-    if _blas is None:  # made once: finding the loaded libraries takes about a millisecond
-        _blas = ThreadpoolController()
-    with _blas.limit(limits=1, user_api="blas"):
-        yield
+    finally:
+        with _users_lock:
+            _users -= 1
+            if _users == 0 and _blas_limiter is not None:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
