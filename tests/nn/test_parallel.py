@@ -76,6 +76,20 @@ def _layer_results(layer, x, rng):
     return [y, None if dx is None else dx.copy()] + [grad.copy() for grad in layer.grads.values()]
 
 
+def _assert_split_gives_unsplit_results(monkeypatch, layer, x, input_shape):
+    """Build ``layer`` in float64, then check that three parts for any work give its unsplit results.
+    Leaves the splitting switched on (monkeypatched) for the rest of the test."""
+    layer.build(input_shape, np.random.default_rng(0))
+    layer.astype(np.float64)
+    whole = _layer_results(layer, x, np.random.default_rng(1))
+    monkeypatch.setattr(parallel, "MIN_PART_NS", 1e-9)
+    monkeypatch.setattr(parallel, "WORKERS", 3)
+    with parallel.engine_threads():
+        split = _layer_results(layer, x, np.random.default_rng(1))
+    for expected, got in zip(whole, split):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("make_layer, input_shape", [
     (lambda: Dense(7), (12,)),
     (lambda: Conv2D(4, 3, padding="same"), (3, 6, 5)),
@@ -87,15 +101,8 @@ def test_split_layers_give_the_unsplit_values_and_gradients(monkeypatch, gradche
     rng = np.random.default_rng(3)
     x = rng.standard_normal((7, *input_shape))
     layer = make_layer()
-    layer.build(input_shape, np.random.default_rng(0))
-    layer.astype(np.float64)
-    whole = _layer_results(layer, x, np.random.default_rng(1))
-    monkeypatch.setattr(parallel, "MIN_PART_NS", 1e-9)
-    monkeypatch.setattr(parallel, "WORKERS", 3)
+    _assert_split_gives_unsplit_results(monkeypatch, layer, x, input_shape)
     with parallel.engine_threads():
-        split = _layer_results(layer, x, np.random.default_rng(1))
-        for expected, got in zip(whole, split):
-            np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
         gradcheck(layer, x, rng)
 
 
@@ -103,16 +110,7 @@ def test_split_layers_give_the_unsplit_values_and_gradients(monkeypatch, gradche
 def test_conv2d_split_into_parts_of_several_blocks_gives_the_unsplit_gradients(monkeypatch, padding, strides):
     monkeypatch.setattr(layers, "COLUMNS_BLOCK_BYTES", 1)  # a block an image, several a part
     x = np.random.default_rng(3).standard_normal((11, 2, 9, 8))
-    layer = Conv2D(3, 3, strides, padding, use_bias=True)
-    layer.build((2, 9, 8), np.random.default_rng(0))
-    layer.astype(np.float64)
-    whole = _layer_results(layer, x, np.random.default_rng(1))
-    monkeypatch.setattr(parallel, "MIN_PART_NS", 1e-9)
-    monkeypatch.setattr(parallel, "WORKERS", 3)
-    with parallel.engine_threads():
-        split = _layer_results(layer, x, np.random.default_rng(1))
-    for expected, got in zip(whole, split):
-        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    _assert_split_gives_unsplit_results(monkeypatch, Conv2D(3, 3, strides, padding, use_bias=True), x, (2, 9, 8))
 
 
 @pytest.mark.parametrize("make_layer, input_shape", [
