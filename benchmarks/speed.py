@@ -441,7 +441,8 @@ def markdown(results):
     memory = results.get("train_memory")
     lines += ["", "## Peak memory of a training run", ""]
     lines += [f"`{memory['command']}`: max RSS {memory['max_rss_mb']:.0f} MB (10^6 bytes), {memory['seconds']:.1f} s, "
-              f"test accuracy {memory['test_accuracy']}"] if memory else ["skipped (--skip-train-memory)"]
+              f"test accuracy {memory['test_accuracy']}"] if memory else [
+        "measured in the CPU run only" if results["machine"]["device"] == "gpu" else "skipped (--skip-train-memory)"]
     lines += ["", "## Targets (issue 7)", "", "```"] + ([] if results["targets"] else ["none: the targets are for the CPU"])
     lines += [f"{row['status']}  {row['target']}: {row['measured']}" for row in results["targets"]] + ["```", ""]
     lines += ["## How it is measured", ""] + [f"- {note}" for note in results["notes"]] + [""]

@@ -31,7 +31,7 @@ def _one_hot_like(targets, predictions):
     if targets.ndim == predictions.ndim:
         return targets.astype(predictions.dtype, copy=False)
     rows = np.zeros_like(predictions)
-    rows[np.arange(len(targets)), targets.astype(np.intp)] = 1
+    np.put_along_axis(rows, targets.astype(np.intp)[:, None], 1, axis=-1)  # on the predictions' device
     return rows
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 
 from digitlab.nn import losses, optimizers, parallel
-from digitlab.nn.backend import as_float32, to_device, to_numpy
+from digitlab.nn.backend import as_float32, get_device, to_device, to_numpy
 from digitlab.nn.batching import batch_indices, num_batches, sampled_indices
 from digitlab.nn.layers import Layer, Softmax, layer_from_config
 
@@ -88,12 +88,12 @@ class Sequential:
 
     def _inputs(self, x):
         """Float32 inputs shaped for the first layer: (N, 28, 28) images fit a (784,) model."""
-        x = as_float32(x if hasattr(x, "dtype") else np.asarray(x))
+        x = x if hasattr(x, "dtype") else np.asarray(x)
         if self.input_shape is not None and x.shape[1:] != self.input_shape:
             if int(np.prod(x.shape[1:])) != int(np.prod(self.input_shape)):
                 raise ValueError(f"inputs shaped {x.shape[1:]} do not fit a model for {self.input_shape}")
             x = x.reshape(len(x), *self.input_shape)
-        return to_device(x)
+        return as_float32(to_device(x))  # converted where it lands: uint8 pixels travel to a GPU 4 times faster
 
     def forward(self, x, training=False, layers=None):
         for layer in self.layers if layers is None else layers:
@@ -132,6 +132,8 @@ class Sequential:
         if self.optimizer is None:
             raise ValueError("compile the model before fit: model.compile(optimizer, loss)")
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        if get_device() == "gpu" and augment is None:  # moved once, so that each batch is gathered on the GPU
+            x, y = to_device(x), to_device(y)
         if not self.built:
             self.build(self.input_shape or np.shape(x)[1:], rng)
         steps = steps_per_epoch or num_batches(len(x), batch_size)
@@ -164,7 +166,7 @@ class Sequential:
                 rng.bit_generator.state = state_when_stopped
             finished = True
             for batch, index in enumerate(batches, start=first_batch):
-                labels = to_device(np.asarray(y[index]))
+                labels = to_device(y[index])
                 images = augment(x[index], rng) if augment else x[index]
                 loss, batch_correct = self.train_step(self._inputs(images), labels)
                 loss_sum, correct, seen = loss_sum + loss * len(labels), correct + batch_correct, seen + len(labels)
