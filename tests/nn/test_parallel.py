@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import threadpoolctl
 
-from digitlab.nn import Conv2D, Dense, MaxPool2D, ReLU, Sequential, layers, optimizers, parallel
+from digitlab.nn import (BatchNormalization, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential, layers,
+                         optimizers, parallel)
 from digitlab.nn.backend import as_float32
 from digitlab.nn.callbacks import Callback
 from digitlab.nn.optimizers import SGD, Adam, RMSprop
@@ -53,6 +54,37 @@ def test_run_returns_results_in_order_from_more_than_one_thread(split_everything
 
     assert parallel.run(work, parallel.parts(9, 10**9)) == [0, 3, 6]
     assert threading.get_ident() in threads and len(threads) > 1
+
+
+def test_no_part_splits_its_work_again_not_even_the_callers_own(split_everything):
+    assert parallel.run(lambda part: parallel.splitting(), parallel.parts(9, 10**9)) == [False] * 3
+    assert parallel.splitting()  # and the caller splits again once the parts are done
+
+
+def _inference_model():
+    """Every layer whose forward keeps something for backward, run in shares at once below."""
+    return Sequential([Conv2D(3, 3, padding="same"), BatchNormalization(), ReLU(), MaxPool2D(2), Flatten(),
+                       Dense(8, activation="sigmoid"), Dense(6, activation="tanh"), Dense(4, activation="softmax")],
+                      input_shape=(1, 6, 6)).build(seed=0).compile("adam")
+
+
+def test_inference_shared_out_between_threads_gives_the_outputs_and_evaluation_of_one(monkeypatch):
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 256, (50, 1, 6, 6)).astype(np.uint8), rng.integers(0, 4, 50)
+    model = _inference_model()
+    model.fit(x, y, epochs=1, batch_size=10, seed=1)  # running statistics for BatchNormalization
+    monkeypatch.setattr(parallel, "WORKERS", 1)
+    alone = model.predict_proba(x, batch_size=7), model.evaluate(x, y, batch_size=7)
+
+    monkeypatch.setattr(parallel, "MIN_PART_NS", 1e-9)
+    monkeypatch.setattr(parallel, "WORKERS", 3)
+    threads = set()
+    forward = model.layers[-1].forward
+    monkeypatch.setattr(model.layers[-1], "forward", lambda *a, **k: threads.add(threading.get_ident()) or forward(*a, **k))
+    shared = model.predict_proba(x, batch_size=7), model.evaluate(x, y, batch_size=7)
+    assert len(threads) > 1
+    np.testing.assert_array_equal(shared[0], alone[0])
+    np.testing.assert_allclose(shared[1], alone[1], rtol=1e-6)  # the loss is summed in other batches
 
 
 def test_an_error_in_a_part_reaches_the_caller_after_every_part_has_finished(split_everything):

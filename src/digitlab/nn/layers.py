@@ -4,6 +4,9 @@ A layer owns ``params`` and ``grads``, two dicts with the same keys. ``forward(x
 returns the output and keeps what ``backward`` needs; ``backward(dy)`` fills ``grads`` with dLoss/dParam
 and returns dLoss/dx. Layers learn their input shape from the first input they see (or from
 ``build``), and never modify the gradient they are given. Images are NCHW.
+
+``forward`` only writes what it keeps for ``backward``, never reads it back: inference may run one
+layer on several batches at once, one per core (``Sequential.predict_proba``).
 """
 
 import numpy as np
@@ -93,8 +96,9 @@ class ReLU(Layer):
 class Sigmoid(Layer):
     def forward(self, x, training=False):
         # 1/(1+exp(-x)) written with tanh, which never overflows.
-        self.y = 0.5 * np.tanh(0.5 * x) + 0.5
-        return self.y
+        y = 0.5 * np.tanh(0.5 * x) + 0.5
+        self.y = y
+        return y
 
     def backward(self, dy):
         return dy * self.y * (1 - self.y)
@@ -102,8 +106,9 @@ class Sigmoid(Layer):
 
 class Tanh(Layer):
     def forward(self, x, training=False):
-        self.y = np.tanh(x)
-        return self.y
+        y = np.tanh(x)
+        self.y = y
+        return y
 
     def backward(self, dy):
         return dy * (1 - self.y * self.y)
@@ -114,8 +119,9 @@ class Softmax(Layer):
 
     def forward(self, x, training=False):
         exps = np.exp(x - x.max(axis=-1, keepdims=True))
-        self.y = exps / exps.sum(axis=-1, keepdims=True)
-        return self.y
+        y = exps / exps.sum(axis=-1, keepdims=True)
+        self.y = y
+        return y
 
     def backward(self, dy):
         return self.y * (dy - (dy * self.y).sum(axis=-1, keepdims=True))
@@ -279,10 +285,10 @@ class BatchNormalization(Layer):
                 moving += (1 - self.momentum) * batch_value.astype(moving.dtype)
         else:
             mean, variance = self.buffers["moving_mean"], self.buffers["moving_variance"]
-        self.inverse_std = (1 / np.sqrt(variance + self.epsilon)).astype(x.dtype).reshape(shape)
-        self.x_hat = (x - mean.astype(x.dtype).reshape(shape)) * self.inverse_std
-        self.axes = axes
-        return self.x_hat * self.params["gamma"].reshape(shape) + self.params["beta"].reshape(shape)
+        inverse_std = (1 / np.sqrt(variance + self.epsilon)).astype(x.dtype).reshape(shape)
+        x_hat = (x - mean.astype(x.dtype).reshape(shape)) * inverse_std
+        self.inverse_std, self.x_hat, self.axes = inverse_std, x_hat, axes
+        return x_hat * self.params["gamma"].reshape(shape) + self.params["beta"].reshape(shape)
 
     def backward(self, dy):
         shape, axes = self._per_feature(dy), self.axes
@@ -316,8 +322,9 @@ class Dropout(Layer):
             self.mask = None
             return x
         keep = self.rng.random(x.shape, dtype=np.float32) >= self.rate
-        self.mask = to_device(keep.astype(x.dtype) / np.array(1 - self.rate, x.dtype))
-        return x * self.mask
+        mask = to_device(keep.astype(x.dtype) / np.array(1 - self.rate, x.dtype))
+        self.mask = mask
+        return x * mask
 
     def backward(self, dy):
         return dy if self.mask is None else dy * self.mask

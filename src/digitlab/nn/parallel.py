@@ -81,8 +81,9 @@ def parts(length, nanoseconds, array=None):
 def run(function, slices):
     """``function(part)`` for every slice, at once; the results in the slices' order.
 
-    The calling thread does the first part itself while the pool does the rest. Every part has
-    finished when this returns, also when one of them raised.
+    The calling thread does the first part itself while the pool does the rest; no part splits its
+    work again (the pool is busy). Every part has finished when this returns, also when one of them
+    raised.
     """
     if len(slices) == 1:
         return [function(slices[0])]
@@ -90,9 +91,11 @@ def run(function, slices):
     if _pool is None:
         _pool = ThreadPoolExecutor(WORKERS - 1, thread_name_prefix="digitlab", initializer=_mark_pool_thread)
     others = [_pool.submit(function, part) for part in slices[1:]]
+    was_inside, _in_pool.inside = getattr(_in_pool, "inside", False), True
     try:
         first = function(slices[0])
     finally:
+        _in_pool.inside = was_inside
         wait(others)  # no part may still be writing once the caller moves on
     return [first] + [future.result() for future in others]
 
