@@ -146,7 +146,8 @@ def test_every_loss_gives_the_cpus_value_and_gradient_on_the_gpu(on_device, name
 
 
 @gpu
-@pytest.mark.parametrize("optimizer", [lambda: optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+@pytest.mark.parametrize("optimizer", [lambda: optimizers.SGD(0.1), lambda: optimizers.SGD(0.1, momentum=0.9),
+                                       lambda: optimizers.SGD(0.1, momentum=0.9, nesterov=True),
                                        lambda: optimizers.RMSprop(weight_decay=0.01), lambda: optimizers.Adam()])
 def test_every_optimizer_takes_the_cpus_steps_on_the_gpu_small_and_large_parameters(on_device, optimizer):
     # The large kernel is over SPLIT_PARAMETER_SIZE: on the CPU it is updated in parts, never on a GPU.

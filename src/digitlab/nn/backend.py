@@ -6,6 +6,8 @@ only arrays created from nothing (parameters, buffers) need to know the device, 
 through ``xp()`` or moved with ``to_device``.
 """
 
+import functools
+
 import numpy as np
 
 from digitlab.nn import parallel
@@ -58,6 +60,17 @@ def as_float32(images):
         parallel.over_rows(lambda rows: np.divide(images[rows], np.float32(255), out=out[rows]), images)
         return out
     return images.astype(np.float32, copy=False)
+
+
+def elementwise_kernel(inputs, outputs, body, name):
+    """A CUDA kernel that runs ``body`` (C, for one element) over whole arrays: CuPy's
+    ElementwiseKernel, made once for each distinct source."""
+    return _elementwise_kernel(inputs, outputs, body, name)
+
+
+@functools.lru_cache(maxsize=None)
+def _elementwise_kernel(inputs, outputs, body, name):
+    return _cupy().ElementwiseKernel(inputs, outputs, body, name)
 
 
 def _cupy():

@@ -9,6 +9,7 @@ biases or slopes) by lr * weight_decay * w.
 import numpy as np
 
 from digitlab.nn import parallel
+from digitlab.nn.backend import elementwise_kernel
 
 
 # Parameters at least this large (1 MB of float32, a core's L2 cache here) are updated in parts, one
@@ -40,7 +41,10 @@ class Optimizer:
 
     def update(self, param, grad, slot):
         """One parameter's step: ``rule`` applied to it, its gradient and its state arrays
-        (a large parameter in parts, one per core: see SPLIT_PARAMETER_SIZE)."""
+        (a large parameter in parts, one per core: see SPLIT_PARAMETER_SIZE; on a GPU, ``gpu_rule``)."""
+        if not isinstance(param, np.ndarray) and self.gpu_rule:
+            self._gpu_kernel()(grad, *self.gpu_scalars(), param, *[self._buffer(slot, name, param) for name in self.slots])
+            return
         arrays = [param, grad, self._work_array(param)] + [self._buffer(slot, name, param) for name in self.slots]
         # Parts are slices of the flattened arrays; flattening a non-contiguous one would copy it,
         # and the update would be lost in the copy.
@@ -57,6 +61,21 @@ class Optimizer:
 
         Element-wise only: the arrays may be any matching slices of the whole ones."""
         raise NotImplementedError
+
+    # On a GPU every NumPy call is a kernel launch of its own, which costs more than the arithmetic
+    # of a parameter: there ``rule`` is one CUDA kernel, ``gpu_rule``, the same update written in C
+    # for one element. It reads ``grad`` and the attributes named in ``gpu_scalar_names`` and
+    # updates ``param`` and the slots in place. Without a ``gpu_rule``, ``rule`` runs on a GPU too.
+    gpu_scalar_names = ()
+    gpu_rule = None
+
+    def gpu_scalars(self):
+        return tuple(float(getattr(self, name)) for name in self.gpu_scalar_names)
+
+    def _gpu_kernel(self):
+        inputs = ", ".join(["T grad"] + [f"T {name}" for name in self.gpu_scalar_names])
+        outputs = ", ".join(["T param"] + [f"T {name}" for name in self.slots])
+        return elementwise_kernel(inputs, outputs, self.gpu_rule, f"digitlab_{type(self).__name__.lower()}")
 
     def _buffer(self, slot, name, like):
         """A zero-initialised state array for one parameter, created on first use."""
@@ -92,6 +111,15 @@ class SGD(Optimizer):
     def slots(self):
         return ("velocity",) if self.momentum else ()
 
+    gpu_scalar_names = ("learning_rate", "momentum", "nesterov")
+
+    @property
+    def gpu_rule(self):
+        if not self.momentum:
+            return "param -= learning_rate * grad;"
+        return """velocity = momentum * velocity - learning_rate * grad;
+                  param += nesterov != 0 ? momentum * velocity - learning_rate * grad : velocity;"""
+
     def rule(self, param, grad, step, velocity=None):
         np.multiply(grad, self.learning_rate, out=step)
         if velocity is None:
@@ -117,6 +145,9 @@ class RMSprop(Optimizer):
         self.epsilon = float(epsilon)
 
     slots = ("mean_square",)
+    gpu_scalar_names = ("learning_rate", "rho", "epsilon")
+    gpu_rule = """mean_square = rho * mean_square + (1 - rho) * grad * grad;
+                  param -= learning_rate * grad / (sqrt(mean_square) + epsilon);"""
 
     def rule(self, param, grad, step, mean_square):
         np.multiply(grad, grad, out=step)
@@ -144,6 +175,16 @@ class Adam(Optimizer):
         self.epsilon = float(epsilon)
 
     slots = ("mean", "mean_square")
+    gpu_scalar_names = ("step_size", "beta_1", "beta_2", "epsilon")
+    gpu_rule = """mean = beta_1 * mean + (1 - beta_1) * grad;
+                  mean_square = beta_2 * mean_square + (1 - beta_2) * grad * grad;
+                  param -= step_size * mean / (sqrt(mean_square) + epsilon);"""
+
+    @property
+    def step_size(self):
+        """The learning rate corrected for both averages' start at zero, at this step."""
+        t = self.iterations
+        return self.learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
 
     def rule(self, param, grad, step, mean, mean_square):
         np.multiply(grad, 1 - self.beta_1, out=step)
@@ -153,12 +194,10 @@ class Adam(Optimizer):
         step *= 1 - self.beta_2
         mean_square *= self.beta_2
         mean_square += step
-        t = self.iterations
-        step_size = self.learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
         np.sqrt(mean_square, out=step)
         step += self.epsilon
         np.divide(mean, step, out=step)
-        step *= float(step_size)
+        step *= float(self.step_size)
         param -= step
 
     def config(self):
