@@ -234,6 +234,12 @@ def torch_inference(net, x_t, batch_size, device):
     return time.perf_counter() - start
 
 
+# PyTorch's OpenMP threads go on spinning on the cores for a while after its work is done, and
+# slow down whatever runs next (digitlab's keras-mlp inference: 195,000 images/s right after
+# PyTorch's, 222,000 a third of a second later). Each timing starts after this pause, untimed.
+SETTLE_SECONDS = 0.5
+
+
 def alternate(rounds, ours, theirs):
     """Run the two timings in turn, rounds times, swapping which goes first each round."""
     times = {"digitlab": [], "torch": [], "load_average": []}
@@ -241,6 +247,7 @@ def alternate(rounds, ours, theirs):
         order = [("digitlab", ours), ("torch", theirs)]
         for who, timed in order if round_ % 2 == 0 else order[::-1]:
             if timed is not None:
+                time.sleep(SETTLE_SECONDS)
                 times[who].append(timed())
                 log(f"    round {round_ + 1}: {who:<8} {times[who][-1]:.3f} s   (load average {os.getloadavg()[0]:.1f})")
         times["load_average"].append(round(os.getloadavg()[0], 2))
@@ -462,7 +469,9 @@ NOTES = [
     "torch.set_num_threads(os.cpu_count()); its loop calls loss.item() and counts correct answers each step, as fit does.",
     "Adam's epsilon sits in slightly different places (Keras: outside the bias-corrected sqrt; PyTorch: inside): "
     "the same work, negligibly different numbers.",
-    "Each round times digitlab and PyTorch in turn (which goes first alternates), after a warm-up of 20 keras-mlp or 5 cnn steps each. "
+    "Each round times digitlab and PyTorch in turn (which goes first alternates), after a warm-up of 20 keras-mlp or 5 cnn steps each, "
+    f"and each timing starts {SETTLE_SECONDS} s after the last one ended: PyTorch's OpenMP threads keep spinning for a while "
+    "after its work and would slow down whatever ran next. "
     "Seconds per epoch are the median of the rounds; with fewer steps timed than an epoch holds, the timed seconds "
     "scaled by steps per epoch / steps timed. The ratio is the median of the rounds' own ratios: this machine's "
     "speed drifts by up to a third over minutes (the same cnn steps took 58 and 77 ms minutes apart, nothing else "
