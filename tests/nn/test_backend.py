@@ -150,7 +150,7 @@ def test_every_loss_gives_the_cpus_value_and_gradient_on_the_gpu(on_device, name
                                        lambda: optimizers.SGD(0.1, momentum=0.9, nesterov=True),
                                        lambda: optimizers.RMSprop(weight_decay=0.01), lambda: optimizers.Adam()])
 def test_every_optimizer_takes_the_cpus_steps_on_the_gpu_small_and_large_parameters(on_device, optimizer):
-    # The large kernel is over SPLIT_PARAMETER_SIZE: on the CPU it is updated in parts, never on a GPU.
+    # Small and large (over SPLIT_PARAMETER_SIZE) parameters, with each optimizer's one-kernel update.
     sizes = {"small": (3, 4), "large": (optimizers.SPLIT_PARAMETER_SIZE // 64 + 1, 64)}
 
     def three_steps():
@@ -168,17 +168,20 @@ def test_every_optimizer_takes_the_cpus_steps_on_the_gpu_small_and_large_paramet
 
 
 @gpu
-@pytest.mark.parametrize("inputs_on_the_gpu", [False, True])
-def test_the_same_training_on_the_gpu_matches_the_cpu(inputs_on_the_gpu):
+@pytest.mark.parametrize("inputs", ["moved once", "moved a batch at a time", "already on the gpu"])
+def test_the_same_training_on_the_gpu_matches_the_cpu(inputs):
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, 256, (64, 1, 8, 8)).astype(np.uint8), rng.integers(0, 10, 64)
+    # fit moves NumPy data to the GPU once, unless each batch is augmented on the way (on the CPU)
+    augment = (lambda images, rng: images) if inputs == "moved a batch at a time" else None
     results = []
     for device in ("cpu", "gpu"):
         set_device(device)
         try:
             model = _small_cnn().build(seed=1).compile("adam")
-            moved = device == "gpu" and inputs_on_the_gpu
-            model.fit(to_device(x) if moved else x, to_device(y) if moved else y, epochs=2, batch_size=16, seed=2)
+            moved = device == "gpu" and inputs == "already on the gpu"
+            model.fit(to_device(x) if moved else x, to_device(y) if moved else y, epochs=2, batch_size=16, seed=2,
+                      augment=augment)
             results.append(model.predict_proba(x))
         finally:
             set_device("cpu")
@@ -204,7 +207,7 @@ def test_a_model_trained_on_the_gpu_saves_and_loads_on_the_cpu(tmp_path):
 
 
 @gpu
-def test_train_on_the_gpu_from_the_command_line_then_resume_and_predict(cli, tmp_path):
+def test_train_on_the_gpu_from_the_command_line(cli, tmp_path):
     result = cli("train", "--dry-run", "--device", "gpu", "--recipe", "cnn", "--out", tmp_path)
     assert result.returncode == 0, result.stderr
     assert "test accuracy" in result.stdout.lower()

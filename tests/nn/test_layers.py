@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from digitlab.nn import layers
-from digitlab.nn.layers import (LAYERS, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D, PReLU, ReLU,
+from digitlab.nn.layers import (LAYERS, BatchNormalization, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D, PReLU, ReLU,
                                 Sigmoid, Softmax, Tanh, activation_layer, layer_from_config)
 
 
@@ -364,6 +364,24 @@ def test_float32_in_float32_out(make, input_shape, training):
     assert dx.dtype == np.float32 and dx.shape == x.shape
     for key in layer.grads:
         assert layer.grads[key].dtype == np.float32
+
+
+@pytest.mark.parametrize("make, input_shape", FLOAT32_CASES + [(BatchNormalization, (2, 3, 3)),
+                                                               (BatchNormalization, (5,))])
+@pytest.mark.parametrize("training", [False, True])
+def test_forward_never_reads_back_what_it_keeps_for_backward(make, input_shape, training):
+    """Inference runs one layer on several batches at once, one per core: a forward that kept an
+    array on the layer and read it back could return another batch's. Here every array a forward
+    keeps is replaced by NaNs as it is stored: the output must not change."""
+    rng = np.random.default_rng(18)
+    x = rng.standard_normal((3, *input_shape)).astype(np.float32)
+    honest, forgetful = make(), make()
+    honest.build(input_shape, np.random.default_rng(0))
+    forgetful.build(input_shape, np.random.default_rng(0))
+    poison = lambda self, name, value: object.__setattr__(  # noqa: E731
+        self, name, np.full_like(value, np.nan) if isinstance(value, np.ndarray) else value)
+    forgetful.__class__ = type(f"Forgetful{type(honest).__name__}", (type(honest),), {"__setattr__": poison})
+    np.testing.assert_array_equal(forgetful.forward(x, training), honest.forward(x, training))
 
 
 def test_layers_build_lazily_from_their_first_input():

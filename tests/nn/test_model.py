@@ -423,3 +423,16 @@ def test_fused_loss_is_chosen_only_for_softmax_and_categorical_cross_entropy():
 def test_repr_lists_the_layers():
     text = repr(mlp())
     assert text.startswith("Sequential([") and "Dense(units=32" in text and "Softmax()" in text
+
+
+def test_a_model_of_layers_built_by_hand_without_an_input_shape_predicts_and_evaluates():
+    dense = Dense(3, activation="softmax")
+    dense.build((4,), np.random.default_rng(0))
+    model = Sequential([dense]).compile("sgd", "sparse_categorical_crossentropy")
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((30, 4)).astype(np.float32), rng.integers(0, 3, 30)
+    probabilities = model.predict_proba(x, batch_size=7)
+    assert probabilities.shape == (30, 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-6)
+    loss, accuracy = model.evaluate(x, y, batch_size=7)
+    assert np.isfinite(loss) and accuracy == np.mean(probabilities.argmax(axis=1) == y)

@@ -209,3 +209,17 @@ def test_get_passes_instances_through_and_refuses_unknown_names():
 def test_base_optimizer_update_is_abstract():
     with pytest.raises(NotImplementedError):
         optimizers.Optimizer(0.1).step([Stub("dense", bias=[1.0])])
+
+
+def test_the_gpu_kernel_is_used_only_by_the_class_whose_rule_it_writes():
+    class ClippedAdam(Adam):  # changes the update: Adam's kernel would silently skip the change
+        def rule(self, param, grad, step, mean, mean_square):
+            super().rule(param, np.clip(grad, -1, 1), step, mean, mean_square)
+
+    class AdamWithKernel(ClippedAdam):
+        gpu_rule = "param -= learning_rate * grad;"
+
+    assert all(make()._gpu_rule_applies() for make in (SGD, lambda: SGD(momentum=0.9), RMSprop, Adam))
+    assert not ClippedAdam()._gpu_rule_applies()
+    assert AdamWithKernel()._gpu_rule_applies()
+    assert not optimizers.Optimizer(0.1)._gpu_rule_applies()

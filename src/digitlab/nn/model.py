@@ -1,5 +1,7 @@
 """Sequential: a stack of layers with Keras' compile / fit / evaluate / predict."""
 
+import copy
+
 import numpy as np
 
 from digitlab.nn import losses, optimizers, parallel
@@ -93,7 +95,9 @@ class Sequential:
             if int(np.prod(x.shape[1:])) != int(np.prod(self.input_shape)):
                 raise ValueError(f"inputs shaped {x.shape[1:]} do not fit a model for {self.input_shape}")
             x = x.reshape(len(x), *self.input_shape)
-        return as_float32(to_device(x))  # converted where it lands: uint8 pixels travel to a GPU 4 times faster
+        if x.dtype == np.uint8:  # converted where it lands: uint8 pixels travel to a GPU 4 times faster
+            return as_float32(to_device(x))
+        return to_device(as_float32(x))
 
     def forward(self, x, training=False, layers=None):
         for layer in self.layers if layers is None else layers:
@@ -198,26 +202,28 @@ class Sequential:
             callback.on_train_end()
         return history
 
-    def _outputs_in_batches(self, x, layers, batch_size):
-        """[(start, the outputs for the batch at start)] for all of x, in order.
+    def _map_batches(self, x, layers, batch_size, function):
+        """``function(start, outputs)`` for each batch of x, the results in order.
 
-        On the CPU the images are shared out, one share per core, and each core takes its share
-        through every layer itself, in batches that together hold ``batch_size`` images: one
-        hand-off in all, where splitting every layer's work costs a few per batch (on the test set,
-        keras-mlp 209k -> 222k images/s, cnn 2.8k -> 3.7k)."""
-        work = self._forward_ns_per_image() * len(x) if get_device() == "cpu" else 0
-        shares = parallel.parts(len(x), work, x)
+        On the CPU the images are shared out, one share per core, and each core takes its share's
+        batches through every layer and ``function`` itself: one hand-off in all, where splitting
+        every layer's work costs a few a batch (on the test set, keras-mlp 204k -> 225k images/s,
+        cnn 2.8k -> 3.8k). The shares' batches together hold ``batch_size`` images, so the memory in
+        use is one batch's, as when one core does it all. ``function`` must be safe to run in
+        several threads at once."""
+        per_image = self._forward_ns_per_image(self.input_shape or np.shape(x)[1:]) if get_device() == "cpu" else 0
+        shares = parallel.parts(len(x), per_image * len(x))
         size = -(-batch_size // len(shares))
 
-        def batches(rows):
-            return [(start, self.forward(self._inputs(x[start:min(start + size, rows.stop)]), layers=layers))
+        def share(rows):
+            return [function(start, self.forward(self._inputs(x[start:min(start + size, rows.stop)]), layers=layers))
                     for start in range(rows.start, rows.stop, size)]
 
-        return [batch for share in parallel.run(batches, shares) for batch in share]
+        return [result for results in parallel.run(share, shares) for result in results]
 
-    def _forward_ns_per_image(self):
-        """About how long one image takes through the network on one core (see parallel.py)."""
-        nanoseconds, shape = 0.0, self.input_shape
+    def _forward_ns_per_image(self, input_shape):
+        """About how long one input takes through the network on one core (see parallel.py)."""
+        nanoseconds, shape = 0.0, tuple(input_shape)
         for layer in self.layers:
             shape = layer.output_shape(shape)
             outputs = int(np.prod(shape))
@@ -230,12 +236,14 @@ class Sequential:
     def evaluate(self, x, y, batch_size=1000, return_dict=False):
         """[loss, accuracy] on (x, y), as Keras returns them (a dict with ``return_dict``)."""
         layers, loss_fn = self._training_loss()
-        total_loss = correct = 0.0
-        for start, outputs in self._outputs_in_batches(x, layers, batch_size):
+
+        def score(start, outputs):  # (the batch's summed loss, its correct answers)
             labels = to_device(np.asarray(y[start:start + len(outputs)]))
-            batch_loss = loss_fn.forward(outputs, labels)
-            total_loss += batch_loss * (len(outputs) if loss_fn.reduction == "mean" else 1)
-            correct += _correct(outputs, labels)
+            batch_loss = copy.copy(loss_fn).forward(outputs, labels)  # a loss keeps state: one each
+            return batch_loss * (len(outputs) if loss_fn.reduction == "mean" else 1), _correct(outputs, labels)
+
+        scores = self._map_batches(x, layers, batch_size, score)
+        total_loss, correct = sum(loss for loss, _ in scores), sum(right for _, right in scores)
         loss = total_loss / len(x) if loss_fn.reduction == "mean" else total_loss
         accuracy = correct / len(x)
         return {"loss": loss, "accuracy": accuracy} if return_dict else [loss, accuracy]
@@ -243,7 +251,7 @@ class Sequential:
     @parallel.engine_threads()
     def predict_proba(self, x, batch_size=1000):
         """The network's outputs (class probabilities for a softmax model) as a NumPy array."""
-        return np.concatenate([to_numpy(out) for _, out in self._outputs_in_batches(x, None, batch_size)])
+        return np.concatenate(self._map_batches(x, None, batch_size, lambda start, outputs: to_numpy(outputs)))
 
     def predict(self, x, batch_size=1000):
         """The predicted class of each input."""

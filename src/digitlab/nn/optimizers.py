@@ -42,8 +42,8 @@ class Optimizer:
     def update(self, param, grad, slot):
         """One parameter's step: ``rule`` applied to it, its gradient and its state arrays
         (a large parameter in parts, one per core: see SPLIT_PARAMETER_SIZE; on a GPU, ``gpu_rule``)."""
-        if not isinstance(param, np.ndarray) and self.gpu_rule:
-            self._gpu_kernel()(grad, *self.gpu_scalars(), param, *[self._buffer(slot, name, param) for name in self.slots])
+        if not isinstance(param, np.ndarray) and self._gpu_rule_applies():
+            self._gpu_update(param, grad, slot)
             return
         arrays = [param, grad, self._work_array(param)] + [self._buffer(slot, name, param) for name in self.slots]
         # Parts are slices of the flattened arrays; flattening a non-contiguous one would copy it,
@@ -64,18 +64,26 @@ class Optimizer:
 
     # On a GPU every NumPy call is a kernel launch of its own, which costs more than the arithmetic
     # of a parameter: there ``rule`` is one CUDA kernel, ``gpu_rule``, the same update written in C
-    # for one element. It reads ``grad`` and the attributes named in ``gpu_scalar_names`` and
-    # updates ``param`` and the slots in place. Without a ``gpu_rule``, ``rule`` runs on a GPU too.
-    gpu_scalar_names = ()
+    # for one element. It reads ``grad`` and the scalars of ``gpu_scalars`` (computed here in double
+    # precision, as ``rule`` has them) and updates ``param`` and the slots in place. An optimizer
+    # without a ``gpu_rule`` of its own (a subclass that changes ``rule`` only, say) runs ``rule``.
     gpu_rule = None
 
-    def gpu_scalars(self):
-        return tuple(float(getattr(self, name)) for name in self.gpu_scalar_names)
+    def gpu_scalars(self) -> dict:
+        return {}
 
-    def _gpu_kernel(self):
-        inputs = ", ".join(["T grad"] + [f"T {name}" for name in self.gpu_scalar_names])
+    def _gpu_rule_applies(self):
+        def defined_by(name):
+            return next(cls for cls in type(self).__mro__ if name in vars(cls))
+        return self.gpu_rule is not None and issubclass(defined_by("gpu_rule"), defined_by("rule"))
+
+    def _gpu_update(self, param, grad, slot):
+        scalars = self.gpu_scalars()
+        inputs = ", ".join(["T grad"] + [f"T {name}" for name in scalars])
         outputs = ", ".join(["T param"] + [f"T {name}" for name in self.slots])
-        return elementwise_kernel(inputs, outputs, self.gpu_rule, f"digitlab_{type(self).__name__.lower()}")
+        kernel = elementwise_kernel(inputs, outputs, self.gpu_rule, f"digitlab_{type(self).__name__.lower()}")
+        # Python floats, not NumPy's: a scalar then takes the arrays' type, T.
+        kernel(grad, *map(float, scalars.values()), param, *[self._buffer(slot, name, param) for name in self.slots])
 
     def _buffer(self, slot, name, like):
         """A zero-initialised state array for one parameter, created on first use."""
@@ -111,7 +119,8 @@ class SGD(Optimizer):
     def slots(self):
         return ("velocity",) if self.momentum else ()
 
-    gpu_scalar_names = ("learning_rate", "momentum", "nesterov")
+    def gpu_scalars(self):
+        return {"learning_rate": self.learning_rate, "momentum": self.momentum, "nesterov": float(self.nesterov)}
 
     @property
     def gpu_rule(self):
@@ -145,9 +154,12 @@ class RMSprop(Optimizer):
         self.epsilon = float(epsilon)
 
     slots = ("mean_square",)
-    gpu_scalar_names = ("learning_rate", "rho", "epsilon")
-    gpu_rule = """mean_square = rho * mean_square + (1 - rho) * grad * grad;
+    gpu_rule = """mean_square = rho * mean_square + one_minus_rho * grad * grad;
                   param -= learning_rate * grad / (sqrt(mean_square) + epsilon);"""
+
+    def gpu_scalars(self):
+        return {"learning_rate": self.learning_rate, "rho": self.rho, "one_minus_rho": 1 - self.rho,
+                "epsilon": self.epsilon}
 
     def rule(self, param, grad, step, mean_square):
         np.multiply(grad, grad, out=step)
@@ -175,10 +187,13 @@ class Adam(Optimizer):
         self.epsilon = float(epsilon)
 
     slots = ("mean", "mean_square")
-    gpu_scalar_names = ("step_size", "beta_1", "beta_2", "epsilon")
-    gpu_rule = """mean = beta_1 * mean + (1 - beta_1) * grad;
-                  mean_square = beta_2 * mean_square + (1 - beta_2) * grad * grad;
+    gpu_rule = """mean = beta_1 * mean + one_minus_beta_1 * grad;
+                  mean_square = beta_2 * mean_square + one_minus_beta_2 * grad * grad;
                   param -= step_size * mean / (sqrt(mean_square) + epsilon);"""
+
+    def gpu_scalars(self):
+        return {"step_size": self.step_size, "beta_1": self.beta_1, "one_minus_beta_1": 1 - self.beta_1,
+                "beta_2": self.beta_2, "one_minus_beta_2": 1 - self.beta_2, "epsilon": self.epsilon}
 
     @property
     def step_size(self):
