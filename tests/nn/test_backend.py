@@ -1,6 +1,8 @@
 """The array seam: NumPy here, CuPy on a GPU. The GPU tests run only where a CUDA GPU and CuPy are."""
 
 import json
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -38,6 +40,17 @@ def test_an_unknown_device_is_refused():
 @pytest.mark.skipif(_has_gpu(), reason="this machine has a GPU")
 def test_asking_for_a_gpu_without_one_says_what_is_missing():
     with pytest.raises(RuntimeError, match="GPU|CuPy"):
+        set_device("gpu")
+    assert get_device() == "cpu"
+
+
+def test_a_cuda_driver_cupy_cannot_use_is_reported_with_what_to_do(monkeypatch):
+    def no_driver():
+        raise RuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient")
+
+    fake_cupy = types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=no_driver)))
+    monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
+    with pytest.raises(RuntimeError, match="cudaErrorInsufficientDriver.*--device cpu"):
         set_device("gpu")
     assert get_device() == "cpu"
 

@@ -81,6 +81,11 @@ def _cupy():
             "the GPU path needs CuPy: install digitlab with the gpu extra "
             "(pip install 'digitlab[gpu]') on a machine with a CUDA GPU"
         ) from error
-    if cupy.cuda.runtime.getDeviceCount() == 0:
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as error:  # no driver, or one too old for this CuPy: CuPy raises its own errors
+        raise RuntimeError(f"CuPy cannot reach a CUDA GPU ({error}): use --device cpu, or install the "
+                           "CuPy that matches this machine's CUDA (digitlab[gpu] or digitlab[gpu-cuda13])") from None
+    if count == 0:
         raise RuntimeError("CuPy found no CUDA GPU on this machine: use --device cpu")
     return cupy
