@@ -238,7 +238,7 @@ class Sequential:
         layers, loss_fn = self._training_loss()
 
         def score(start, outputs):  # (the batch's summed loss, its correct answers)
-            labels = to_device(np.asarray(y[start:start + len(outputs)]))
+            labels = to_device(y[start:start + len(outputs)])
             batch_loss = copy.copy(loss_fn).forward(outputs, labels)  # a loss keeps state: one each
             return batch_loss * (len(outputs) if loss_fn.reduction == "mean" else 1), _correct(outputs, labels)
 
