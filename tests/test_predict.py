@@ -4,6 +4,7 @@ import io
 import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -68,6 +69,26 @@ def test_a_prediction_carries_what_the_network_saw(camera_set):
     facts = result.to_dict()
     assert json.loads(json.dumps(facts)) == facts
     assert result.summary().startswith(f"<image bytes>: {result.digit} (")
+
+
+def test_pictures_read_in_several_threads_at_once_give_what_one_at_a_time_gives(camera_set, mnist_test):
+    """The web server reads its requests side by side, all on one model (that no forward pass reads
+    back what it keeps is checked exactly in tests/nn/test_layers.py; here, the whole path)."""
+    photos, _ = camera_set
+    x_test, _ = mnist_test
+    rows = [render_row(x_test[start:start + 3], np.random.default_rng(start)) for start in range(0, 24, 3)]
+
+    def read(picture):
+        if picture in rows:
+            return [digit.probabilities for digit in read_number(picture).digits]
+        return [predict_file(picture).probabilities]
+
+    pictures = list(photos[:24]) + rows
+    alone = [read(picture) for picture in pictures]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(read, pictures))
+    for ours, expected in zip(together, alone, strict=True):
+        np.testing.assert_array_equal(ours, expected)
 
 
 def test_predict_files_reads_the_good_and_reports_the_bad(camera_set, tmp_path):

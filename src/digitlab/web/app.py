@@ -20,7 +20,6 @@ import base64
 import binascii
 import io
 import json
-import threading
 import time
 from pathlib import Path
 
@@ -61,7 +60,6 @@ def create_app(model=None) -> FastAPI:
     """The ASGI app serving ``model`` (a model, a model file's path, or None for the shipped one)."""
     given, model = model, get_model(model)
     facts = model_facts(model, given)
-    lock = threading.Lock()          # the layers keep their last input: one forward pass at a time
 
     app = FastAPI(title="digitlab", version=_version(), docs_url=None, redoc_url=None,
                   openapi_url="/api/openapi.json")
@@ -90,11 +88,10 @@ def create_app(model=None) -> FastAPI:
 
         def read():
             check_pixels(picture)
-            source = _named(picture)
-            with lock:
-                if mode == "number":
-                    return number_json(read_number(source, model, TOP))
-                return {"mode": "digit", **prediction_json(predict_file(source, model, TOP))}
+            source = _named(picture)  # requests are read side by side: a forward pass reads nothing back
+            if mode == "number":
+                return number_json(read_number(source, model, TOP))
+            return {"mode": "digit", **prediction_json(predict_file(source, model, TOP))}
 
         started = time.perf_counter()
         try:
