@@ -62,14 +62,10 @@ def as_float32(images):
     return images.astype(np.float32, copy=False)
 
 
+@functools.lru_cache(maxsize=None)
 def elementwise_kernel(inputs, outputs, body, name):
     """A CUDA kernel that runs ``body`` (C, for one element) over whole arrays: CuPy's
     ElementwiseKernel, made once for each distinct source."""
-    return _elementwise_kernel(inputs, outputs, body, name)
-
-
-@functools.lru_cache(maxsize=None)
-def _elementwise_kernel(inputs, outputs, body, name):
     return _cupy().ElementwiseKernel(inputs, outputs, body, name)
 
 
