@@ -12,7 +12,7 @@ layer on several batches at once, one per core (``Sequential.predict_proba``).
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from digitlab.nn import initializers, parallel
+from digitlab.nn import fourier, initializers, parallel
 from digitlab.nn.backend import to_device
 
 
@@ -394,7 +394,15 @@ class Conv2D(Layer):
     megabytes, stay in the CPU's cache between the copy that makes them and the product that reads
     them, where the whole batch's would go out to main memory and back. Backward makes a block's
     columns again rather than keeping them all from forward: a copy costs less than the memory.
+
+    A layer with many channels and a wide kernel (stride 1, on the CPU) computes the same
+    convolution through the discrete Fourier transform instead, where it does under half the
+    arithmetic: fourier.py, whose docstring derives the three products. ``algorithm`` chooses:
+    "auto" (that rule), "im2col" or "fourier" (where the stride and the device allow). It is not
+    saved with the model: both give the same values, to float32 rounding.
     """
+
+    algorithm = "auto"
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
@@ -468,27 +476,53 @@ class Conv2D(Layer):
         parallel.over_rows(convolve, out, out_h * out_w * parallel.product_ns(*kernel_matrix.shape))
         return out
 
+    def _fourier(self, x):
+        """The FourierConvolution for x's images where it is used (see ``algorithm``), else None."""
+        image_size = x.shape[2:]
+        pads = self._pads(*image_size)
+        usable = self.strides == 1 and isinstance(x, np.ndarray)
+        if not usable or self.algorithm == "im2col" or (
+                self.algorithm == "auto" and not fourier.pays(image_size, self.kernel_size, pads, x.shape[1], self.filters)):
+            return None
+        transforms = self.__dict__.setdefault("_fourier_transforms", {})
+        key = (image_size, x.dtype)
+        if key not in transforms:
+            transforms[key] = fourier.FourierConvolution(image_size, self.kernel_size, pads, x.dtype)
+        return transforms[key]
+
     def forward(self, x, training=False):
         n, channels, height, width = x.shape
         (top, bottom), (left, right) = self._pads(height, width)
         _, out_h, out_w = self.output_shape(x.shape[1:])
+        y = np.empty_like(x, shape=(n, out_h, out_w, self.filters), order="C")
+        by_fourier = self._fourier(x)
+        self.by_fourier, self.x_shape = by_fourier, x.shape
+        if by_fourier is not None:
+            by_fourier.forward(x, self.params["kernel"], y, self.params.get("bias"))
+        else:
+            self._forward_by_windows(x, y)
+        # An NCHW view of channels-last memory: element-wise layers keep that layout (NumPy allocates
+        # their results in the input's memory order), so the next convolution needs no transpose.
+        y = y.transpose(0, 3, 1, 2)
+        return self.activation.forward(y, training) if self.activation else y
+
+    def _forward_by_windows(self, x, y):
+        n, channels, height, width = x.shape
+        (top, bottom), (left, right) = self._pads(height, width)
         padded = np.zeros_like(x, shape=(n, height + top + bottom, width + left + right, channels), order="C")
         inside = padded[:, top:top + height, left:left + width]
 
         def fill(images):
             np.copyto(inside[images], x[images].transpose(0, 2, 3, 1))
 
-        self.padded, self.pads, self.x_shape = padded, (top, left), x.shape
-        y = np.empty_like(x, shape=(n, out_h, out_w, self.filters), order="C")
+        self.padded, self.pads = padded, (top, left)
         self._convolve(padded, self._kernel_matrix().T, self.strides, y, self.params.get("bias"), fill)
-        # An NCHW view of channels-last memory: element-wise layers keep that layout (NumPy allocates
-        # their results in the input's memory order), so the next convolution needs no transpose.
-        y = y.transpose(0, 3, 1, 2)
-        return self.activation.forward(y, training) if self.activation else y
 
     def backward(self, dy):
         if self.activation:
             dy = self.activation.backward(dy)
+        if self.by_fourier is not None:
+            return self._backward_by_fourier(dy)
         dy = dy.transpose(0, 2, 3, 1)  # channels-last, as the columns' rows are
         dx = self._input_gradient(dy) if self.input_gradient else None
         dkernel, dbias = self._parameter_gradients(dy)
@@ -496,6 +530,15 @@ class Conv2D(Layer):
         self.grads["kernel"][...] = dkernel.reshape(self.filters, kh, kw, self.x_shape[1]).transpose(0, 3, 1, 2)
         if self.use_bias:
             self.grads["bias"][...] = dbias
+        return None if dx is None else dx.transpose(0, 3, 1, 2)
+
+    def _backward_by_fourier(self, dy):
+        n, channels, height, width = self.x_shape
+        dx = np.empty_like(dy, shape=(n, height, width, channels), order="C") if self.input_gradient else None
+        self.grads["kernel"][...] = self.by_fourier.backward(dy, dx)
+        if self.use_bias:
+            channels_last = dy.transpose(0, 2, 3, 1)
+            self.grads["bias"][...] = sum(parallel.over_rows(lambda some: channels_last[some].sum(axis=(0, 1, 2)), dy))
         return None if dx is None else dx.transpose(0, 3, 1, 2)
 
     def _input_gradient(self, dy):
