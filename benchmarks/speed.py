@@ -493,7 +493,10 @@ NOTES = [
     "running), so many short rounds, each comparing two runs made back to back, measure the ratio better than a "
     "few epoch-long ones.",
     "Achieved GFLOP/s = FLOPs counted / seconds per epoch; the peak is the best float32 matrix product seen "
-    "at the start or the end of the run.",
+    "at the start or the end of the run. The cnn's FLOPs are those of a direct convolution, as PyTorch's "
+    "counts would be: digitlab computes its second convolution through the DFT (`digitlab.nn.fourier`), "
+    "which does about a quarter of that arithmetic, so its GFLOP/s there is an effective rate, the work a "
+    "direct convolution would have had to do that fast.",
     "Inference: digitlab's `predict_proba` takes the uint8 images and converts each batch of 1000; PyTorch takes "
     "batches of 1000 from the float32 tensor prepared once and applies softmax. A pass over the test set can be "
     "as short as 50 ms, so each round times as many passes as fit in about "
