@@ -91,6 +91,12 @@ def test_fourier_is_not_used_for_strides_or_when_asked_for_im2col():
     assert strided.by_fourier is None and asked.by_fourier is None
 
 
+def test_an_unknown_algorithm_is_refused_by_name():
+    layer = conv(2, 3, "same", False, (1, 5, 5), "fft", np.float32)
+    with pytest.raises(ValueError, match="'auto', 'im2col' or 'fourier', got 'fft'"):
+        layer.forward(np.zeros((1, 1, 5, 5), np.float32))
+
+
 def test_split_into_parts_gives_the_unsplit_values_and_gradients(monkeypatch):
     x = np.random.default_rng(5).standard_normal((7, 3, 6, 5))
     layer = conv(4, 3, "same", True, (3, 6, 5), "fourier")

@@ -478,6 +478,8 @@ class Conv2D(Layer):
 
     def _fourier(self, x):
         """The FourierConvolution for x's images where it is used (see ``algorithm``), else None."""
+        if self.algorithm not in ("auto", "im2col", "fourier"):
+            raise ValueError(f"Conv2D.algorithm must be 'auto', 'im2col' or 'fourier', got {self.algorithm!r}")
         image_size = x.shape[2:]
         pads = self._pads(*image_size)
         usable = self.strides == 1 and isinstance(x, np.ndarray)
@@ -491,10 +493,8 @@ class Conv2D(Layer):
         return transforms[key]
 
     def forward(self, x, training=False):
-        n, channels, height, width = x.shape
-        (top, bottom), (left, right) = self._pads(height, width)
         _, out_h, out_w = self.output_shape(x.shape[1:])
-        y = np.empty_like(x, shape=(n, out_h, out_w, self.filters), order="C")
+        y = np.empty_like(x, shape=(len(x), out_h, out_w, self.filters), order="C")
         by_fourier = self._fourier(x)
         self.by_fourier, self.x_shape = by_fourier, x.shape
         if by_fourier is not None:
@@ -507,6 +507,7 @@ class Conv2D(Layer):
         return self.activation.forward(y, training) if self.activation else y
 
     def _forward_by_windows(self, x, y):
+        """y (n, out_h, out_w, filters) by im2col: every window of x a row of columns."""
         n, channels, height, width = x.shape
         (top, bottom), (left, right) = self._pads(height, width)
         padded = np.zeros_like(x, shape=(n, height + top + bottom, width + left + right, channels), order="C")
