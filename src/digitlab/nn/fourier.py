@@ -44,6 +44,9 @@ import numpy as np
 
 from digitlab.nn import parallel
 
+# The most bytes of partial products made at once (about a core's L2 cache here).
+BLOCK_BYTES = 1 << 20
+
 
 def pays(image_size, kernel_size, pads, channels, filters):
     """Whether a stride-1 convolution of these shapes does much less arithmetic (under half) by the DFT."""
@@ -223,7 +226,7 @@ def _products(stacked, real, imaginary, conjugate):
     n = rows // 2
     out = np.empty_like(stacked, shape=(frequencies, rows, real.shape[-1]))
 
-    def part(some):
+    def products(some):
         by_real = np.matmul(stacked[some], real[some])            # [A_re B_re; A_im B_re]
         by_imaginary = np.matmul(stacked[some], imaginary[some])  # [A_re B_im; A_im B_im]
         if conjugate:  # (A_re B_re + A_im B_im) + i (A_im B_re - A_re B_im)
@@ -232,6 +235,14 @@ def _products(stacked, real, imaginary, conjugate):
         else:          # (A_re B_re - A_im B_im) + i (A_re B_im + A_im B_re)
             np.subtract(by_real[:, :n], by_imaginary[:, n:], out=out[some, :n])
             np.add(by_imaginary[:, :n], by_real[:, n:], out=out[some, n:])
+
+    # A few frequencies at a time: the two partial products stay in the cache until they are
+    # combined, and a large batch's never take memory all at once.
+    per_block = max(1, BLOCK_BYTES // max(2 * out[0].nbytes, 1))
+
+    def part(some):
+        for start in range(some.start, some.stop, per_block):
+            products(slice(start, min(start + per_block, some.stop)))
 
     parallel.over_rows(part, out, ns_per_row=2 * rows * parallel.product_ns(*real.shape[1:]))
     return out
