@@ -418,6 +418,7 @@ class Conv2D(Layer):
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self._fourier_transforms = {}  # a FourierConvolution by (image size, dtype), made on first use
 
     def _pads(self, height, width):
         if self.padding == "valid":
@@ -486,11 +487,10 @@ class Conv2D(Layer):
         if not usable or self.algorithm == "im2col" or (
                 self.algorithm == "auto" and not fourier.pays(image_size, self.kernel_size, pads, x.shape[1], self.filters)):
             return None
-        transforms = self.__dict__.setdefault("_fourier_transforms", {})
         key = (image_size, x.dtype)
-        if key not in transforms:
-            transforms[key] = fourier.FourierConvolution(image_size, self.kernel_size, pads, x.dtype)
-        return transforms[key]
+        if key not in self._fourier_transforms:
+            self._fourier_transforms[key] = fourier.FourierConvolution(image_size, self.kernel_size, pads, x.dtype)
+        return self._fourier_transforms[key]
 
     def forward(self, x, training=False):
         _, out_h, out_w = self.output_shape(x.shape[1:])
