@@ -418,7 +418,7 @@ class Conv2D(Layer):
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        self._fourier_transforms = {}  # a FourierConvolution by (image size, dtype), made on first use
+        self._fourier_transforms = {}  # (image size, dtype, algorithm): a FourierConvolution, or None for im2col
 
     def _pads(self, height, width):
         if self.padding == "valid":
@@ -481,15 +481,16 @@ class Conv2D(Layer):
         """The FourierConvolution for x's images where it is used (see ``algorithm``), else None."""
         if self.algorithm not in ("auto", "im2col", "fourier"):
             raise ValueError(f"Conv2D.algorithm must be 'auto', 'im2col' or 'fourier', got {self.algorithm!r}")
-        image_size = x.shape[2:]
-        pads = self._pads(*image_size)
-        usable = self.strides == 1 and isinstance(x, np.ndarray)
-        if not usable or self.algorithm == "im2col" or (
-                self.algorithm == "auto" and not fourier.pays(image_size, self.kernel_size, pads, x.shape[1], self.filters)):
+        if self.algorithm == "im2col" or self.strides != 1 or not isinstance(x, np.ndarray):
             return None
-        key = (image_size, x.dtype)
-        if key not in self._fourier_transforms:
-            self._fourier_transforms[key] = fourier.FourierConvolution(image_size, self.kernel_size, pads, x.dtype)
+        image_size = x.shape[2:]
+        key = (image_size, x.dtype, self.algorithm)
+        if key not in self._fourier_transforms:  # decided once for each image size, not every batch
+            pads = self._pads(*image_size)
+            wanted = self.algorithm == "fourier" or fourier.pays(
+                image_size, self.kernel_size, pads, x.shape[1], self.filters)
+            self._fourier_transforms[key] = (
+                fourier.FourierConvolution(image_size, self.kernel_size, pads, x.dtype) if wanted else None)
         return self._fourier_transforms[key]
 
     def forward(self, x, training=False):
