@@ -307,6 +307,26 @@ def test_evaluate_accepts_one_hot_targets():
     assert one_hot[1] == sparse[1]
 
 
+@pytest.mark.parametrize("bad", [4, -1, 2.5])
+def test_labels_that_name_no_output_are_refused_by_fit_and_evaluate(bad):
+    x, y = blobs()
+    labels = y.astype(np.float64) if isinstance(bad, float) else y.copy()
+    labels[5] = bad
+    model = mlp().compile("sgd", "sparse_categorical_crossentropy")
+    weights = model.build(seed=0).get_weights()
+    with pytest.raises(ValueError, match="class indices from 0 to 3"):
+        model.fit(x, labels, batch_size=8)
+    assert all(np.array_equal(weights[key], value) for key, value in model.get_weights().items())  # no step taken
+    with pytest.raises(ValueError, match="class indices from 0 to 3"):
+        model.evaluate(x, labels)
+
+
+def test_whole_float_labels_are_class_indices():
+    x, y = blobs()
+    model = mlp().compile("sgd", "sparse_categorical_crossentropy")
+    assert model.build(seed=0).evaluate(x, y.astype(np.float32)) == model.evaluate(x, y)
+
+
 def test_predict_is_the_argmax_of_predict_proba():
     x, y = blobs(20, n=50)
     model = mlp().compile("adam", "categorical_crossentropy")

@@ -30,9 +30,8 @@ def _one_hot_like(targets, predictions):
     """Targets as rows of the predictions' shape: class indices become one-hot rows."""
     if targets.ndim == predictions.ndim:
         return targets.astype(predictions.dtype, copy=False)
-    rows = np.zeros_like(predictions)
-    np.put_along_axis(rows, targets.astype(np.intp)[:, None], 1, axis=-1)  # on the predictions' device
-    return rows
+    classes = np.arange(predictions.shape[-1], like=predictions)  # on the predictions' device
+    return (targets[:, None] == classes).astype(predictions.dtype)
 
 
 class SoftmaxCrossEntropy(Loss):

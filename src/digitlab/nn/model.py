@@ -104,6 +104,22 @@ class Sequential:
             x = layer.forward(x, training)
         return x
 
+    def _check_labels(self, y, input_shape):
+        """Class indices must each name one of the model's outputs: the loss would read any other
+        number as no class at all, and train on it without a word."""
+        if np.ndim(y) != 1 or len(y) == 0:
+            return  # one-hot or probability rows
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            shape = layer.output_shape(shape)
+        classes = int(np.prod(shape))
+        labels = to_numpy(y)
+        whole = np.issubdtype(labels.dtype, np.integer) or bool(np.all(np.mod(labels, 1) == 0))
+        if not whole or labels.min() < 0 or labels.max() >= classes:
+            raise ValueError(f"labels must be class indices from 0 to {classes - 1} (the model has {classes} "
+                             f"outputs), got values from {labels.min()} to {labels.max()}: pass one class "
+                             "index per example, or one-hot rows")
+
     def train_step(self, x, y):
         """One step on one batch: forward, loss, backward, update. Returns (loss, correct)."""
         layers, loss_fn = self._training_loss()
@@ -136,10 +152,11 @@ class Sequential:
         if self.optimizer is None:
             raise ValueError("compile the model before fit: model.compile(optimizer, loss)")
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        if get_device() == "gpu" and augment is None:  # moved once, so that each batch is gathered on the GPU
-            x, y = to_device(x), to_device(y)
         if not self.built:
             self.build(self.input_shape or np.shape(x)[1:], rng)
+        self._check_labels(y, self.input_shape)
+        if get_device() == "gpu" and augment is None:  # moved once, so that each batch is gathered on the GPU
+            x, y = to_device(x), to_device(y)
         steps = steps_per_epoch or num_batches(len(x), batch_size)
         self.fit_params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "max_steps": max_steps}
         self.fit_rng, self.stop_training, self.interrupted = rng, False, False
@@ -236,6 +253,7 @@ class Sequential:
     def evaluate(self, x, y, batch_size=1000, return_dict=False):
         """[loss, accuracy] on (x, y), as Keras returns them (a dict with ``return_dict``)."""
         layers, loss_fn = self._training_loss()
+        self._check_labels(y, self.input_shape or np.shape(x)[1:])
 
         def score(start, outputs):  # (the batch's summed loss, its correct answers)
             labels = to_device(y[start:start + len(outputs)])
