@@ -9,7 +9,7 @@ import pytest
 
 from digitlab.nn import (BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPool2D, PReLU, ReLU, Sequential,
                          Sigmoid, Softmax, Tanh, load_model, losses, optimizers)
-from digitlab.nn.backend import as_float32, get_device, set_device, to_device, to_numpy
+from digitlab.nn.backend import as_float32, get_device, set_device, strided_view, to_device, to_numpy
 
 
 def _has_gpu():
@@ -29,6 +29,16 @@ def test_uint8_images_become_float32_in_0_1_without_float64():
     converted = as_float32(pixels)
     assert converted.dtype == np.float32 and converted[0, 0] == 0 and converted[-1, -1] == 1
     np.testing.assert_allclose(converted, pixels / 255, atol=3e-8)
+
+
+def test_a_strided_view_reads_the_arrays_memory_and_cannot_write_it():
+    array = np.arange(12, dtype=np.float32).reshape(3, 4)
+    step = array.itemsize
+    pairs = strided_view(array, (3, 3, 2), (4 * step, step, step))  # each row's neighbouring pairs
+    np.testing.assert_array_equal(pairs[2, 1], [9, 10])
+    assert np.shares_memory(pairs, array)
+    with pytest.raises(ValueError, match="read-only"):
+        pairs[0, 0, 0] = 1
 
 
 def test_an_unknown_device_is_refused():

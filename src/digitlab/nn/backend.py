@@ -62,6 +62,15 @@ def as_float32(images):
     return images.astype(np.float32, copy=False)
 
 
+def strided_view(array, shape, strides):
+    """A read-only view of ``array``'s memory with the given shape and strides (in bytes), on the
+    array's own device. Nothing is copied or checked: the caller makes sure every index stays
+    inside the array."""
+    if isinstance(array, np.ndarray):
+        return np.lib.stride_tricks.as_strided(array, shape, strides, writeable=False)
+    return _cupy().lib.stride_tricks.as_strided(array, shape, strides)
+
+
 @functools.lru_cache(maxsize=None)
 def elementwise_kernel(inputs, outputs, body, name):
     """A CUDA kernel that runs ``body`` (C, for one element) over whole arrays: CuPy's

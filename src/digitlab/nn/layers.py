@@ -10,10 +10,9 @@ layer on several batches at once, one per core (``Sequential.predict_proba``).
 """
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from digitlab.nn import fourier, initializers, parallel
-from digitlab.nn.backend import to_device
+from digitlab.nn.backend import strided_view, to_device
 
 
 class Layer:
@@ -349,10 +348,15 @@ def _same_padding(size, kernel, stride):
 
 def _windows(padded, kernel_h, kernel_w, stride=1):
     """Every window of a channels-last batch, (N, out_h, out_w, kh, kw, channels): a strided view,
-    no copy, whose (kw, channels) runs are contiguous in memory. Made once for a whole batch (it
-    costs some microseconds of Python), then sliced a block at a time."""
-    windows = sliding_window_view(padded, (kernel_h, kernel_w), axis=(1, 2))[:, ::stride, ::stride]
-    return windows.transpose(0, 1, 2, 4, 5, 3)
+    no copy, whose (kw, channels) runs are contiguous in memory. Output (r, c) starts at input row
+    r * stride and column c * stride, and a step inside the window is a step in the input.
+    Made once for a whole batch, then sliced a block at a time."""
+    n, height, width, channels = padded.shape
+    image_step, row_step, column_step, channel_step = padded.strides
+    out_h = (height - kernel_h) // stride + 1
+    out_w = (width - kernel_w) // stride + 1
+    return strided_view(padded, (n, out_h, out_w, kernel_h, kernel_w, channels),
+                        (image_step, row_step * stride, column_step * stride, row_step, column_step, channel_step))
 
 
 def _im2col(windows):
