@@ -51,6 +51,12 @@ def test_the_same_seed_gives_the_same_accuracy(cli, tmp_path):
     (("train", "--epochs", "-3"), "--epochs"),
     (("train", "--lr", "0"), "--lr"),
     (("train", "--batch-size", "many"), "--batch-size"),
+    (("train", "--lr", "nan"), "--lr"),
+    (("train", "--lr", "inf"), "--lr"),
+    (("train", "--seed", "-1"), "--seed"),
+    (("train", "--recipe", "memristor", "--steps", "5"), "--steps"),
+    (("analog", "train", "--lr", "nan"), "--lr"),
+    (("analog", "train", "--seed", "-1"), "--seed"),
 ])
 def test_usage_mistakes_exit_2_with_a_clear_message(cli, tmp_path, arguments, mentions):
     result = cli(*arguments, "--out", tmp_path)
@@ -175,3 +181,30 @@ def test_the_memristor_recipe_runs_through_train_and_is_listed(cli, tmp_path):
     assert "linear" in result.stdout and "nonlinear" in result.stdout
     (run_dir,) = tmp_path.iterdir()
     assert run_dir.name.startswith("memristor-") and (run_dir / "report.html").is_file()
+
+
+def test_the_memristor_recipe_takes_train_options_it_understands(cli, tmp_path):
+    result = cli("train", "--recipe", "memristor", "--dry-run", "--test-samples", "300", "--lr", "0.1",
+                 "--batch-size", "16", "--out", tmp_path, "--quiet")
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = tmp_path.iterdir()
+    setup = json.loads((run_dir / "results.json").read_text())["setup"]
+    assert (setup["test_samples"], setup["learning_rate"], setup["batch_size"]) == (300, 0.1, 16)
+
+
+def test_a_file_where_the_run_folder_should_go_is_one_line_and_exit_1(cli, tmp_path):
+    (tmp_path / "taken").write_text("a file, not a folder")
+    for arguments in (("train", "--dry-run", "--out", tmp_path / "taken" / "runs"),
+                      ("show", "samples", "--out", tmp_path / "taken" / "samples.png")):
+        result = cli(*arguments)
+        assert result.returncode == 1
+        message = _one_line_error(result)
+        assert str(tmp_path / "taken") in message and "a file stands where a folder is needed" in message
+
+
+def test_a_run_that_diverges_before_an_epoch_ends_says_there_is_no_checkpoint(cli, tmp_path):
+    result = cli("train", "--lr", "1e30", "--train-samples", "500", "--test-samples", "100", "--epochs", "1",
+                 "--out", tmp_path, "--quiet")
+    assert result.returncode == 1
+    assert "became nan at step" in result.stderr and "RuntimeWarning" not in result.stderr
+    assert "no checkpoint" in _one_line_error(result)

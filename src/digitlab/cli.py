@@ -3,16 +3,19 @@
 Exit codes: 0 success, 1 a runtime problem (a bad file, a failed check), 2 a usage mistake.
 """
 
+import os
 import sys
 
 import click
 
+from digitlab.cli_types import SEED, PositiveNumber
 from digitlab.errors import DigitlabError
 from digitlab.recipes import DEFAULT_RECIPE, RECIPES
 
 
 class _Group(click.Group):
-    """Turns digitlab's errors into one line on stderr and exit status 1, never a traceback."""
+    """Turns digitlab's errors, and files the system refuses, into one line on stderr and exit
+    status 1, never a traceback."""
 
     def invoke(self, ctx):
         try:
@@ -20,9 +23,21 @@ class _Group(click.Group):
         except DigitlabError as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(1)
+        except OSError as error:  # the system refused a file: permissions, a full disk, a file in the path
+            click.echo(f"error: {_refused(error)}", err=True)
+            sys.exit(1)
         except KeyboardInterrupt:
             click.echo("stopped", err=True)
             sys.exit(130)
+
+
+def _refused(error: OSError) -> str:
+    """One line for a file operation the system refused."""
+    where = error.filename or "a file"
+    file_in_the_way = isinstance(error, NotADirectoryError) or (
+        isinstance(error, FileExistsError) and os.path.isfile(where))
+    why = "a file stands where a folder is needed" if file_in_the_way else (error.strerror or str(error)).lower()
+    return f"cannot use {where}: {why}; check the path and its permissions, or choose another"
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -38,9 +53,9 @@ def main():
 @click.option("--steps", type=click.IntRange(min=1),
               help="training steps, for step-based recipes (tf-sigmoid, two-layer, cnn...)")
 @click.option("--batch-size", type=click.IntRange(min=1), help="samples per step [default: the recipe's]")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True),
+@click.option("--lr", type=PositiveNumber(),
               help="learning rate [default: the recipe's]")
-@click.option("--seed", type=int, default=0, help="seed for the weights, shuffling and dropout")
+@click.option("--seed", type=SEED, default=0, help="seed for the weights, shuffling and dropout")
 @click.option("--out", type=click.Path(file_okay=False), default="runs", help="folder for run folders")
 @click.option("--train-samples", type=click.IntRange(min=1),
               help="train on only the first N training images (a quick look)")
@@ -59,13 +74,17 @@ def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, test_
     Ctrl-C finishes the batch, saves a checkpoint and says how to resume; a second Ctrl-C stops at once.
     """
     from digitlab.recipes import get_recipe
-    from digitlab.training import resume_run, train_run
+    from digitlab.training import CHECKPOINT, resume_run, train_run
 
     if recipe == "memristor":  # seed 001's device-aware experiment: `digitlab analog train` runs it
         from digitlab.analog.cli import train as analog_train
 
-        click.get_current_context().invoke(analog_train, recipe="memristor", epochs=epochs, seed=seed,
-                                           train_samples=train_samples, out=out, dry_run=dry_run, quiet=quiet)
+        if steps or resume_dir or device != "cpu":
+            raise click.UsageError("the memristor recipe trains in epochs on the CPU: --steps, --device and "
+                                   "--resume do not apply to it")
+        click.get_current_context().invoke(analog_train, recipe="memristor", epochs=epochs, batch_size=batch_size,
+                                           lr=lr, seed=seed, train_samples=train_samples,
+                                           test_samples=test_samples, out=out, dry_run=dry_run, quiet=quiet)
         return
     if resume_dir:
         if not quiet:
@@ -83,7 +102,11 @@ def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, test_
                    err=True)
         sys.exit(130)
     if result.stopped_early:
-        click.echo(f"the last good checkpoint (an epoch's end) stays in {result.run_dir}", err=True)
+        if (result.run_dir / CHECKPOINT).exists():
+            click.echo(f"the last good checkpoint (an epoch's end) stays in {result.run_dir}", err=True)
+        else:
+            click.echo(f"no epoch had ended, so there is no checkpoint: {result.run_dir} holds the run's settings "
+                       "only; try a smaller --lr", err=True)
         sys.exit(1)
     click.echo(f"test accuracy {result.test_accuracy:.4f} (loss {result.test_loss:.4f}, "
                f"trained in {result.seconds:.1f} s)")

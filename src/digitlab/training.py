@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import digitlab
+from digitlab.arguments import check_positive, check_seed
 from digitlab.data import load_data
 from digitlab.data.augment import augment
 from digitlab.errors import ConfigError
@@ -53,11 +55,6 @@ class RunResult:
     message: str | None = None
 
 
-def _positive(name, value):
-    if value is not None and value <= 0:
-        raise ConfigError(f"{name} must be positive, got {value}")
-
-
 def make_run_dir(out, recipe_name, started):
     """A new folder ``out/<recipe>-<YYYYmmdd-HHMMSS>`` (suffixed -2, -3... if taken)."""
     stem = f"{recipe_name}-{started.strftime('%Y%m%d-%H%M%S')}"
@@ -84,7 +81,8 @@ def train_run(recipe=DEFAULT_RECIPE, *, epochs=None, steps=None, batch_size=None
     for name, value in (("epochs", epochs), ("steps", steps), ("batch size", batch_size),
                         ("learning rate", learning_rate), ("train samples", train_samples),
                         ("test samples", test_samples)):
-        _positive(name, value)
+        check_positive(name, value)
+    check_seed(seed)
     chosen = get_recipe(recipe)  # a registered Recipe or its name; a bad one is refused here
     chosen.with_overrides(epochs=epochs, steps=steps)  # as is a bad override
     recipe = chosen.name
@@ -145,7 +143,10 @@ def _train(settings, run_dir, checkpoint, verbose, progress_bar, extra_callbacks
     elapsed = lambda: seconds_before + time.perf_counter() - clock  # noqa: E731
     callbacks += [EpochCheckpoint(run_dir / CHECKPOINT, elapsed), *extra_callbacks]
 
-    with _stop_after_batch_on_ctrl_c(model):
+    with _stop_after_batch_on_ctrl_c(model), warnings.catch_warnings():
+        # A run that diverges is stopped by TerminateOnNaN, which names the step; NumPy's warnings
+        # on the way there (overflow in a product, NaN in the softmax) would only bury that line.
+        warnings.filterwarnings("ignore", r"(overflow|invalid value|divide by zero) encountered", RuntimeWarning)
         history = model.fit(x_train, y_train, epochs=epochs, batch_size=recipe.batch_size,
                             validation_data=(x_test, y_test), callbacks=callbacks, seed=train_rng,
                             shuffle=recipe.shuffle, steps_per_epoch=steps_per_epoch,

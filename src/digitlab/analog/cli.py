@@ -6,6 +6,7 @@ usage errors (exit 2).
 
 import click
 
+from digitlab.cli_types import SEED, PositiveNumber
 from digitlab.analog.rules import DESCRIPTIONS, RULES
 from digitlab.analog.setup import AnalogSetup
 
@@ -55,16 +56,18 @@ def curves(names, out):
               + f" [default: {DEFAULTS.rule}]")
 @click.option("--epochs", type=click.IntRange(min=1), help=f"passes over the data [default: {DEFAULTS.epochs}]")
 @click.option("--batch-size", type=click.IntRange(min=1), help=f"[default: {DEFAULTS.batch_size}]")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True),
+@click.option("--lr", type=PositiveNumber(),
               help=f"SGD learning rate [default: {DEFAULTS.learning_rate}]")
-@click.option("--w-max", type=click.FloatRange(min=0, min_open=True),
+@click.option("--w-max", type=PositiveNumber(),
               help=f"device weights span [-w_max, w_max] [default: {DEFAULTS.w_max}]")
-@click.option("--seed", type=int, default=None, help="seed for the weights, shuffling and noise [default: 0]")
+@click.option("--seed", type=SEED, default=None, help="seed for the weights, shuffling and noise [default: 0]")
 @click.option("--train-samples", type=click.IntRange(min=1), help="train on only the first N training images")
+@click.option("--test-samples", type=click.IntRange(min=1), help="test on only the first N test images")
 @click.option("--out", type=click.Path(file_okay=False), default="runs", help="folder for run folders")
 @click.option("--dry-run", is_flag=True, help="one epoch of two batches per device: checks everything")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bars")
-def train(names, recipe, rule, epochs, batch_size, lr, w_max, seed, train_samples, out, dry_run, quiet):
+def train(names, recipe, rule, epochs, batch_size, lr, w_max, seed, train_samples, test_samples, out, dry_run,
+          quiet):
     """Train the same network on each device; write curves, a table and an HTML report."""
     from digitlab.analog.experiment import compare
     from digitlab.analog.memristor import DESCRIPTION, MEMRISTOR_DEVICES, MEMRISTOR_SETUP
@@ -79,7 +82,7 @@ def train(names, recipe, rule, epochs, batch_size, lr, w_max, seed, train_sample
     if names is not None:
         chosen = parse_devices(names)
     setup = setup.with_changes(rule=rule, epochs=epochs, batch_size=batch_size, learning_rate=lr,
-                               w_max=w_max, seed=seed, train_samples=train_samples)
+                               w_max=w_max, seed=seed, train_samples=train_samples, test_samples=test_samples)
     click.echo(f"training {setup.describe()}")
     comparison = compare(chosen, setup, out=out, name=name, progress=False if quiet else None,
                          dry_run=dry_run)

@@ -4,6 +4,7 @@
 from dataclasses import asdict, dataclass, replace
 
 from digitlab.analog.rules import get_rule
+from digitlab.arguments import check_positive, check_seed
 from digitlab.errors import ConfigError
 
 
@@ -28,8 +29,8 @@ class AnalogSetup:
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("learning_rate", "w_max"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+            check_positive(name, getattr(self, name))
+        check_seed(self.seed)
         if self.init not in ("model", "levels"):
             raise ConfigError(f"init must be 'model' or 'levels', got {self.init!r}")
         get_rule(self.rule)
