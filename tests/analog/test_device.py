@@ -106,6 +106,7 @@ def test_neurosims_own_lookup_keeps_its_quirks():
     ({"levels": 0}, "levels"),
     ({"levels": 2.5}, "levels"),
     ({"levels": "many"}, "levels"),
+    ({"levels": 10**12}, "from 1 to 100,000"),
     ({"a_ltp": 0}, "a_ltp"),
     ({"a_ltd": float("nan")}, "a_ltd"),
     ({"c2c": -0.1}, "c2c"),

@@ -44,6 +44,7 @@ def _file(**device):
     (_file(g_min=-1e-7), "g_min must be a finite number >= 0"),
     (_file(g_min=2e-6), "g_max .* must be above g_min"),
     (_file(levels=0), "levels must be a whole number"),
+    (_file(levels=10**12), "levels must be a whole number of pulses from 1 to 100,000"),
     (_file(a_ltp="big"), "a_ltp must be a number"),
     (_file(a_ltp=0), "a_ltp must be a non-zero number"),
     (_file(colour="red"), "unknown device parameters"),

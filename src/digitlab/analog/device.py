@@ -29,6 +29,9 @@ from digitlab.analog.nonlinearity import label_from_a
 from digitlab.errors import ConfigError
 
 LINEAR_A = 1e9  # an infinite A inside the arithmetic: exact to about 1e-9 of the range
+# The most levels a device may have. Published devices have a few hundred, the finest a few
+# thousand; the simulator keeps tables a level long, so a mistyped 10**12 would ask for terabytes.
+MAX_LEVELS = 100_000
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,9 @@ class Device:
                 problems.append(f"{name} must be true or false, got {getattr(self, name)!r}")
         for name in ("levels", "levels_ltd"):
             value = getattr(self, name)
-            if value is not None and not (_is_number(value) and float(value).is_integer() and value >= 1):
-                problems.append(f"{name} must be a whole number of pulses >= 1, got {value!r}")
+            if value is not None and not (_is_number(value) and float(value).is_integer()
+                                          and 1 <= value <= MAX_LEVELS):
+                problems.append(f"{name} must be a whole number of pulses from 1 to {MAX_LEVELS:,}, got {value!r}")
         for name in ("a_ltp", "a_ltd"):
             value = getattr(self, name)
             if not _is_number(value) or math.isnan(value) or value == 0:
