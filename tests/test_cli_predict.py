@@ -122,6 +122,18 @@ def test_a_bad_model_file_is_one_line(cli, photos, tmp_path):
     assert len(lines) == 1 and "not a digitlab model file" in lines[0]
 
 
+def test_a_model_that_reads_no_28x28_digit_is_one_line(cli, photos, tmp_path):
+    from digitlab.nn import Dense, Sequential
+
+    paths, _, _ = photos
+    other = tmp_path / "other.safetensors"
+    Sequential([Dense(10, activation="softmax")], input_shape=(1024,)).build(seed=0).save(other)
+    result = cli("predict", "--model", other, paths[0])
+    assert result.returncode == 1 and result.stdout == ""
+    lines = _stderr_lines(result)
+    assert len(lines) == 1 and "not a 28x28 digit" in lines[0]
+
+
 def test_no_files_is_a_usage_mistake(cli):
     result = cli("predict")
     assert result.returncode == 2 and "FILES" in result.stderr

@@ -5,7 +5,7 @@ from PIL import Image
 
 from digitlab.errors import ConfigError
 from digitlab.figures import draw, draw_figure
-from digitlab.nn import Dense, Sequential
+from digitlab.nn import Dense, Flatten, MaxPool2D, Sequential
 
 
 def test_a_figure_with_nothing_to_draw_is_skipped(tmp_path):
@@ -19,7 +19,8 @@ def test_a_figure_with_nothing_to_draw_is_skipped(tmp_path):
 
 
 def test_show_refuses_filters_of_a_model_without_a_drawable_first_layer(tmp_path):
-    model = Sequential([Dense(10, activation="softmax")], input_shape=(20,)).build(seed=0)
+    pooled_first = [MaxPool2D(), Flatten(), Dense(10, activation="softmax")]  # its Dense sees 14x14
+    model = Sequential(pooled_first, input_shape=(1, 28, 28)).build(seed=0)
     model.save(tmp_path / "model.safetensors")
     with pytest.raises(ConfigError, match="no weights to draw"):
         draw_figure("filters", tmp_path / "model.safetensors")

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from digitlab.data import load_data
+from digitlab.digit_model import load_digit_model
 from digitlab.errors import ModelFileError
-from digitlab.nn import load_model
 
 
 @dataclass
@@ -112,7 +112,7 @@ def evaluate(model, images, labels):
 
 def evaluate_model(path):
     """Load the model file at ``path`` and evaluate it on the MNIST test set."""
-    model = load_model(path)
+    model = load_digit_model(path)
     _, (x_test, y_test) = load_data()
     return evaluate(model, x_test, y_test)
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from digitlab import plots
 from digitlab.data import load_data
+from digitlab.digit_model import load_digit_model
 from digitlab.errors import ConfigError
 from digitlab.evaluation import evaluate, latest_model
-from digitlab.nn import load_model
 
 FIGURES = ("curves", "predictions", "confusion", "mistakes", "filters", "samples")
 DEFAULT_COUNT = {"samples": 25, "predictions": 15, "mistakes": 15, "filters": 32}
@@ -49,7 +49,7 @@ def draw_figure(kind, model_path=None, out=None, n=None):
         (x_train, y_train), _ = load_data()
         return draw(kind, out or Path(f"{kind}.png"), samples=(x_train, y_train), n=n)
     model_path = model_path or latest_model()
-    model = load_model(model_path)
+    model = load_digit_model(model_path)
     _, (x_test, y_test) = load_data()
     if kind == "predictions":   # only the first n digits are drawn: predict only those
         count = n or DEFAULT_COUNT[kind]

@@ -108,9 +108,9 @@ def _percent(probability):
 @lru_cache(maxsize=1)
 def default_model():
     """The model that ships with the package, loaded on first use and kept."""
-    from digitlab.nn.serialization import load_model
+    from digitlab.digit_model import load_digit_model
 
-    return load_model(DEFAULT_MODEL)
+    return load_digit_model(DEFAULT_MODEL)
 
 
 def get_model(model=None):
@@ -118,9 +118,9 @@ def get_model(model=None):
     if model is None:
         return default_model()
     if isinstance(model, (str, os.PathLike)):
-        from digitlab.nn.serialization import load_model
+        from digitlab.digit_model import load_digit_model
 
-        return load_model(model)
+        return load_digit_model(model)
     return model
 
 

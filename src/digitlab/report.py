@@ -16,10 +16,10 @@ import numpy as np
 
 from digitlab import plots
 from digitlab.data import load_data
+from digitlab.digit_model import load_digit_model
 from digitlab.evaluation import evaluate
 from digitlab.figures import DEFAULT_COUNT, FIGURES, draw
 from digitlab.files import atomic_write
-from digitlab.nn import load_model
 
 HYPER_PARAMETERS = ("optimizer", "learning_rate", "optimizer_options", "loss", "epochs", "batch_size",
                     "steps_per_epoch", "with_replacement", "shuffle")
@@ -48,7 +48,7 @@ def evaluate_run(model_path, out=None):
     """``digitlab evaluate``: test the model on the 10,000 MNIST test digits and write its figures
     and report.html to ``out`` [default: the model's folder], using the run's history.json and
     config.json when they are beside the model. Returns (evaluation, report path)."""
-    model = load_model(model_path)
+    model = load_digit_model(model_path)
     _, (x_test, y_test) = load_data()
     evaluation = evaluate(model, x_test, y_test)
     run_dir = Path(model_path).parent

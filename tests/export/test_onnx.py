@@ -14,7 +14,7 @@ ort = pytest.importorskip("onnxruntime")
 
 from digitlab.data import load_data  # noqa: E402
 from digitlab.errors import ExportError  # noqa: E402
-from digitlab.export import TOLERANCE, export_onnx, onnx_graph, verify_onnx  # noqa: E402
+from digitlab.export import TOLERANCE, export_checked, export_onnx, onnx_graph, verify_onnx  # noqa: E402
 from digitlab.nn import (BatchNormalization, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D,  # noqa: E402
                          PReLU, Sequential, Sigmoid, Softmax, Tanh)
 from digitlab.recipes import get_recipe  # noqa: E402
@@ -206,6 +206,35 @@ def test_cli_refuses_a_file_that_is_not_a_digitlab_model(cli, tmp_path):
     assert result.stderr.startswith("error: ") and "digitlab model" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_cli_refuses_a_model_the_check_cannot_feed_and_keeps_the_old_file(cli, tmp_path):
+    five = tmp_path / "five.safetensors"
+    Sequential([Dense(5, activation="softmax")], input_shape=(784,)).build(seed=0).save(five)
+    out = tmp_path / "m.onnx"
+    out.write_bytes(b"the previous export")
+    result = cli("export", five, "--onnx", out)
+    assert result.returncode == 1
+    assert "ten digits" in result.stderr and "Traceback" not in result.stderr
+    assert out.read_bytes() == b"the previous export"
+
+
+def test_a_file_that_fails_the_check_is_never_written(mnist, tmp_path, monkeypatch):
+    import digitlab.export.onnx as onnx_export
+
+    model = Sequential([Dense(10, activation="softmax")], input_shape=(784,)).build(seed=0)
+    out = tmp_path / "m.onnx"
+    monkeypatch.setattr(onnx_export, "verify_onnx", lambda model, payload, images: float("nan"))
+    with pytest.raises(ExportError, match="not written"):
+        export_checked(model, out, mnist[1][0][:10])
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_export_checked_writes_the_file_it_checked(mnist, tmp_path):
+    model = Sequential([Dense(10, activation="softmax")], input_shape=(784,)).build(seed=0)
+    difference = export_checked(model, tmp_path / "m.onnx", mnist[1][0][:200])
+    assert difference <= TOLERANCE
+    assert verify_onnx(model, tmp_path / "m.onnx", mnist[1][0][:200]) == difference
 
 
 def test_cli_without_the_onnx_extra_says_what_to_install(cli, saved_mlp, tmp_path):

@@ -60,6 +60,20 @@ def export_onnx(model, path, opset: int = OPSET):
     return path
 
 
+def export_checked(model, path, images, opset: int = OPSET) -> float:
+    """Write ``model`` to ``path`` as ``export_onnx`` does, once onnxruntime, running the file,
+    gives digitlab's probabilities on ``images`` within TOLERANCE. The file is checked before it is
+    written: one that fails leaves ``path`` as it was. Returns the largest difference; ExportError
+    when it is over the tolerance or not a number."""
+    payload = onnx_graph(model, opset).SerializeToString()
+    difference = verify_onnx(model, payload, images)
+    if not difference <= TOLERANCE:  # NaN fails too
+        raise ExportError(f"onnxruntime's probabilities differ from digitlab's by up to {difference:.2e} "
+                          f"(tolerance {TOLERANCE:.0e}), so {path} was not written; please report this")
+    atomic_write(Path(path), payload)
+    return difference
+
+
 def onnx_graph(model, opset: int = OPSET):
     """The model as an ``onnx.ModelProto``, checked (``onnx.checker.check_model``, full check)."""
     onnx = _import("onnx")
@@ -94,17 +108,20 @@ def onnx_graph(model, opset: int = OPSET):
     return proto
 
 
-def verify_onnx(model, path, images, batch_size: int = 1000) -> float:
+def verify_onnx(model, onnx_file, images, batch_size: int = 1000) -> float:
     """The largest |onnxruntime's - digitlab's| probability over ``images``.
 
-    ``images`` as ``predict_proba`` takes them: uint8 pixels (scaled by 1/255) or float32 in [0, 1],
-    any shape with the model's number of values per image, e.g. (N, 28, 28).
+    ``onnx_file`` is the file's path or its bytes. ``images`` as ``predict_proba`` takes them: uint8
+    pixels (scaled by 1/255) or float32 in [0, 1], any shape with the model's number of values per
+    image, e.g. (N, 28, 28).
     """
     ort = _import("onnxruntime")
+    source = onnx_file if isinstance(onnx_file, bytes) else str(onnx_file)
     try:
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime's own exception types
-        raise ExportError(f"{path}: onnxruntime cannot load it ({error})") from None
+        name = "the exported graph" if isinstance(onnx_file, bytes) else onnx_file
+        raise ExportError(f"{name}: onnxruntime cannot load it ({error})") from None
     x = as_float32(np.asarray(images))
     x = x.reshape(len(x), *model.input_shape)
     expected = model.predict_proba(x, batch_size)

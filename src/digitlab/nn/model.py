@@ -104,15 +104,23 @@ class Sequential:
             x = layer.forward(x, training)
         return x
 
+    @property
+    def output_shape(self):
+        """The shape of one output, as Keras gives it (None until the input shape is known)."""
+        return None if self.input_shape is None else self._output_shape(self.input_shape)
+
+    def _output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            shape = layer.output_shape(shape)
+        return shape
+
     def _check_labels(self, y, input_shape):
         """Class indices must each name one of the model's outputs: the loss would read any other
         number as no class at all, and train on it without a word."""
         if np.ndim(y) != 1 or len(y) == 0:
             return  # one-hot or probability rows
-        shape = tuple(input_shape)
-        for layer in self.layers:
-            shape = layer.output_shape(shape)
-        classes = int(np.prod(shape))
+        classes = int(np.prod(self._output_shape(input_shape)))
         labels = to_numpy(y)
         whole = np.issubdtype(labels.dtype, np.integer) or bool(np.all(np.mod(labels, 1) == 0))
         if not whole or labels.min() < 0 or labels.max() >= classes:
