@@ -32,6 +32,12 @@ def test_a_registered_recipe_stands_for_its_name_and_anything_else_is_refused():
         get_recipe({"name": "cnn"})
 
 
+def test_epochs_of_a_step_based_recipe_are_passes_over_the_images_it_trains_on():
+    assert get_recipe("cnn").with_overrides(epochs=2).steps == 2 * 1200
+    assert get_recipe("cnn").with_overrides(epochs=2, train_size=200).steps == 2 * 4   # batches of 50
+    assert get_recipe("cnn").with_overrides(epochs=1, train_size=201, batch_size=100).steps == 3
+
+
 @pytest.mark.parametrize("name", list(RECIPES))
 def test_every_recipe_builds_and_learns_on_a_slice(name):
     recipe = RECIPES[name]

@@ -121,6 +121,12 @@ class PoisonAtStep(Callback):
             self.model.layers[0].params["kernel"][0, 0] = np.inf
 
 
+def test_an_epoch_of_a_step_based_recipe_on_a_slice_is_one_pass_over_the_slice(tmp_path):
+    result = train_run("scratch-sgd", epochs=2, train_samples=150, test_samples=100, out=tmp_path, verbose=False)
+    config = json.loads((result.run_dir / "config.json").read_text())
+    assert config["recipe"]["steps"] == 300   # batches of one image
+
+
 def test_a_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
     result = train_run(epochs=3, batch_size=100, train_samples=1000, out=tmp_path, verbose=False,
                        callbacks=[PoisonAtStep(15)])

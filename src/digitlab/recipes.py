@@ -52,13 +52,13 @@ class Recipe:
             return self.epochs, None, None
         return math.ceil(self.steps / self.report_every), self.report_every, self.steps
 
-    def with_overrides(self, epochs=None, steps=None, **overrides):
+    def with_overrides(self, epochs=None, steps=None, train_size=60_000, **overrides):
         """A copy with some hyper-parameters changed (those given as None keep the recipe's).
 
-        For a step-based recipe, ``epochs`` means passes over the 60,000 training images.
+        For a step-based recipe, ``epochs`` means passes over the ``train_size`` training images.
         """
         if self.steps is not None and epochs is not None and steps is None:
-            steps = epochs * math.ceil(60_000 / (overrides.get("batch_size") or self.batch_size))
+            steps = epochs * math.ceil(train_size / (overrides.get("batch_size") or self.batch_size))
         if self.steps is None and steps is not None:
             raise ConfigError(f"{self.name} trains in epochs, not steps: use --epochs")
         changes = {k: v for k, v in {**overrides, "epochs": epochs, "steps": steps}.items() if v is not None}

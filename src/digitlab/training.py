@@ -114,12 +114,12 @@ def resume_run(run_dir, *, verbose=True, progress_bar=None, callbacks=()):
 
 
 def _train(settings, run_dir, checkpoint, verbose, progress_bar, extra_callbacks):
-    recipe = get_recipe(settings["recipe"]).with_overrides(
-        epochs=settings["epochs"], steps=settings["steps"], batch_size=settings["batch_size"],
-        learning_rate=settings["learning_rate"])
     (x_train, y_train), (x_test, y_test) = load_data()
     if settings["train_samples"]:
         x_train, y_train = x_train[:settings["train_samples"]], y_train[:settings["train_samples"]]
+    recipe = get_recipe(settings["recipe"]).with_overrides(
+        epochs=settings["epochs"], steps=settings["steps"], batch_size=settings["batch_size"],
+        learning_rate=settings["learning_rate"], train_size=len(x_train))
     if settings.get("test_samples"):
         x_test, y_test = x_test[:settings["test_samples"]], y_test[:settings["test_samples"]]
     epochs, steps_per_epoch, max_steps = recipe.schedule(len(x_train))
