@@ -208,3 +208,9 @@ def test_a_run_that_diverges_before_an_epoch_ends_says_there_is_no_checkpoint(cl
     assert result.returncode == 1
     assert "became nan at step" in result.stderr and "RuntimeWarning" not in result.stderr
     assert "no checkpoint" in _one_line_error(result)
+
+
+def test_a_figure_to_a_name_not_ending_in_png_is_a_usage_mistake(cli, tmp_path):
+    result = cli("show", "samples", "--out", tmp_path / "samples.jpg")
+    assert result.returncode == 2 and "does not end in .png" in result.stderr
+    assert not any(tmp_path.iterdir())

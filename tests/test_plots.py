@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from digitlab import plots
+from digitlab.errors import ConfigError
 from digitlab.nn import Conv2D, Dense, Flatten, Sequential
 
 RED = np.array([0xD6, 0x27, 0x28])    # plots.PREDICTED
@@ -71,6 +72,23 @@ def test_the_confusion_heat_map_comes_from_the_counts(tmp_path):
     second = _png(plots.confusion_heatmap(confusion, tmp_path / "b.png"))
     assert first.shape == second.shape and (first != second).any()
     assert _png(plots.confusion_heatmap(np.zeros((10, 10), int), tmp_path / "empty.png")).shape
+
+
+def test_a_figure_is_written_whole_as_png_or_not_at_all(tmp_path, monkeypatch):
+    matrix = np.eye(10, dtype=int) * 90
+    with pytest.raises(ConfigError, match="ending in .png"):
+        plots.confusion_heatmap(matrix, tmp_path / "confusion.jpg")
+    path = plots.confusion_heatmap(matrix, tmp_path / "confusion.png")
+    before = path.read_bytes()
+
+    def fails_half_way(self, file, **options):
+        file.write(before[:100])
+        raise MemoryError("out of memory while drawing")
+
+    monkeypatch.setattr(plots.Figure, "savefig", fails_half_way)
+    with pytest.raises(MemoryError):
+        plots.confusion_heatmap(matrix * 2, path)
+    assert path.read_bytes() == before and sorted(tmp_path.iterdir()) == [path]
 
 
 def test_the_curves_come_from_the_history(tmp_path):

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from digitlab.cli_types import SEED, PositiveNumber
+from digitlab.cli_types import SEED, PngFile, PositiveNumber
 from digitlab.errors import DigitlabError
 from digitlab.recipes import DEFAULT_RECIPE, RECIPES
 
@@ -153,7 +153,7 @@ def evaluate(model_path, out):
               help="the model to draw from [default: the newest in ./runs; samples need none]")
 @click.option("--n", "count", type=click.IntRange(1, 100),
               help="how many digits or filters [default: 25 samples, 15 predictions, 15 mistakes, 32 filters]")
-@click.option("--out", type=click.Path(dir_okay=False),
+@click.option("--out", type=PngFile(),
               help="the PNG file to write [default: FIGURE.png beside the model, ./samples.png for samples]")
 def show(figure, model_path, count, out):
     """Draw one figure to a PNG file and print its path.
@@ -175,7 +175,7 @@ def show(figure, model_path, count, out):
               help="a model.safetensors to read with [default: the model that ships with digitlab]")
 @click.option("--top", type=click.IntRange(1, 10), default=3, help="how many guesses to show for each digit")
 @click.option("--json", "as_json", is_flag=True, help="print the results as JSON on stdout")
-@click.option("--plot", type=click.Path(dir_okay=False),
+@click.option("--plot", type=PngFile(),
               help="also draw each picture, the 28x28 the network saw and its probabilities to this PNG")
 @click.option("--number", is_flag=True, help="each picture holds several digits in a row: read them as one number")
 def predict(files, model_path, top, as_json, plot, number):

@@ -22,3 +22,16 @@ class PositiveNumber(click.FloatRange):
 
 
 SEED = click.IntRange(min=0)  # NumPy's generators take seeds from 0 up
+
+
+class PngFile(click.Path):
+    """The file to draw a figure to: digitlab writes figures as PNG, so its name ends in .png."""
+
+    def __init__(self):
+        super().__init__(dir_okay=False)
+
+    def convert(self, value, param, ctx):
+        path = super().convert(value, param, ctx)
+        if not str(path).lower().endswith(".png"):
+            self.fail(f"{str(value)!r} does not end in .png: figures are written as PNG.", param, ctx)
+        return path

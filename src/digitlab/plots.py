@@ -20,6 +20,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
+from digitlab.errors import ConfigError
+from digitlab.files import atomic_file
 from digitlab.nn.backend import to_numpy
 
 PREDICTED = "#d62728"   # the network's answer, red as in the tutorial
@@ -38,10 +40,14 @@ def _figure(width, height, left=0.1, right=0.1, top=0.1, bottom=0.1, wspace=0.2,
     return figure
 
 
-def _save(figure, path):
+def save_png(figure, path):
+    """Write ``figure`` to ``path``, a .png file, whole or not at all; returns the path."""
     path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ConfigError(f"{path}: figures are written as PNG: give a file name ending in .png")
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png", facecolor="white")
+    with atomic_file(path) as file:
+        figure.savefig(file, format="png", facecolor="white")
     return path
 
 
@@ -91,7 +97,7 @@ def sample_grid(images, labels, path, columns=5):
         left, top = _cell(index, columns, 1.2, 1.45)
         _put_digit(axes, image, left + 0.1, top + 0.08, 1.0)
         axes.text(left + 0.6, top + 1.15, str(int(label)), ha="center", va="top", fontsize=12)
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 # ----------------------------------------------------------------------------- predictions
@@ -121,7 +127,7 @@ def prediction_grid(images, probabilities, labels, path, columns=3):
         axes.plot([left + 1.38, left + 3.2], [baseline, baseline], color="#444444", linewidth=0.8)
         for digit, x in enumerate(positions):
             axes.text(x, baseline + 0.05, str(digit), ha="center", va="top", fontsize=8)
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def mistakes_grid(images, labels, probabilities, path, columns=5):
@@ -130,7 +136,7 @@ def mistakes_grid(images, labels, probabilities, path, columns=5):
         figure, axes = _sheet(1, 1, 6, 1.2)
         axes.text(3, 0.6, "No mistakes: every test digit was read right.", ha="center", va="center",
                   fontsize=13)
-        return _save(figure, path)
+        return save_png(figure, path)
     rows, columns = _grid(len(images), columns)
     figure, axes = _sheet(columns, rows, 1.8, 2.0)
     for index, (image, label, probs) in enumerate(zip(images, labels, probabilities)):
@@ -141,7 +147,7 @@ def mistakes_grid(images, labels, probabilities, path, columns=5):
         _put_digit(axes, image, left + 0.25, top + 0.3, 1.3)
         axes.text(left + 0.9, top + 1.67, f"{100 * float(probs[predicted]):.1f}% sure", ha="center",
                   va="top", fontsize=9, color=PREDICTED)
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 # ----------------------------------------------------------------------------- training
@@ -168,7 +174,7 @@ def training_curves(history, path):
         axes.grid(alpha=0.3)
         if axes.get_legend_handles_labels()[0]:
             axes.legend()
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 # ----------------------------------------------------------------------------- errors
@@ -206,7 +212,7 @@ def confusion_heatmap(confusion, path):
     axes.set_yticks(np.arange(size + 1) - 0.5, minor=True)
     axes.grid(which="minor", color="#dddddd", linewidth=0.6)
     axes.tick_params(which="both", length=0)
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 # ----------------------------------------------------------------------------- weights
@@ -247,4 +253,4 @@ def weight_images(kernel, path, count=32, columns=8):
         scale = np.abs(picture).max() or 1.0
         axes.imshow(picture, cmap="RdBu_r", vmin=-scale, vmax=scale, interpolation="nearest",
                     aspect="auto", extent=(left + 0.03, left + cell - 0.03, top + cell - 0.03, top + 0.03))
-    return _save(figure, path)
+    return save_png(figure, path)

@@ -230,6 +230,7 @@ def plot_predictions(results, sources, path):
     from matplotlib.patches import Rectangle
 
     from digitlab.images import read_grey
+    from digitlab.plots import save_png
 
     rows = max(len(results), 1)
     figure = Figure(figsize=(8.4, 2.2 * rows), dpi=100)
@@ -266,10 +267,7 @@ def plot_predictions(results, sources, path):
         bars.set_ylim(0, 1)
         bars.set_title(f"{result.digit}, {100 * result.probability:.1f}% sure", fontsize=10)
         bars.tick_params(labelsize=8)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png", facecolor="white")
-    return path
+    return save_png(figure, path)
 
 
 def _short(text, length=32):

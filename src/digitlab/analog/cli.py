@@ -6,7 +6,7 @@ usage errors (exit 2).
 
 import click
 
-from digitlab.cli_types import SEED, PositiveNumber
+from digitlab.cli_types import SEED, PngFile, PositiveNumber
 from digitlab.analog.rules import DESCRIPTIONS, RULES
 from digitlab.analog.setup import AnalogSetup
 

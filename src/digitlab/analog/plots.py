@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from digitlab.analog.device import curve
-from digitlab.plots import _figure, _save
+from digitlab.plots import _figure, save_png
 
 _MARKERS = "osD^vP*Xh<>p"
 
@@ -36,7 +36,7 @@ def device_curves(devices, path):
         axes.grid(alpha=0.3)
         axes.legend(fontsize=8)
     ltp.set_ylabel("(G - Gmin) / (Gmax - Gmin)")
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def accuracy_per_epoch(runs, path, title="Test accuracy per epoch"):
@@ -53,7 +53,7 @@ def accuracy_per_epoch(runs, path, title="Test accuracy per epoch"):
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.grid(alpha=0.3)
     axes.legend(fontsize=9)
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def fit_figure(measurement, fit, path):
@@ -78,4 +78,4 @@ def fit_figure(measurement, fit, path):
         axes.set_ylabel("conductance (S)")
         axes.grid(alpha=0.3)
         axes.legend(fontsize=8)
-    return _save(figure, path)
+    return save_png(figure, path)
