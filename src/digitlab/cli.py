@@ -237,7 +237,7 @@ def datasets(name):
     """
     from digitlab.data.download import cache_dir, download, list_datasets
 
-    if name:
+    if name is not None:  # "" too: it names no dataset, and download says so
         folder = download(name, progress=lambda file, url: click.echo(f"fetching {url}", err=True))
         click.echo(f"{name}: cached in {folder}")
         return

@@ -290,5 +290,7 @@ def test_cli_download_of_an_unknown_dataset_is_one_line(cli, tmp_path):
     result = cli("datasets", "--download", "cifar", env={"DIGITLAB_DATA": str(tmp_path)})
     assert result.returncode == 1
     assert result.stderr.startswith("error: unknown dataset 'cifar'") and len(result.stderr.splitlines()) == 1
+    empty = cli("datasets", "--download", "", env={"DIGITLAB_DATA": str(tmp_path)})
+    assert empty.returncode == 1 and empty.stderr.startswith("error: unknown dataset ''")
     bundled = cli("datasets", "--download", "mnist", env={"DIGITLAB_DATA": str(tmp_path)})
     assert bundled.returncode == 0 and "mnist: cached in" in bundled.stdout

@@ -32,7 +32,7 @@ def devices():
 @analog_group.command()
 @click.option("--device", "names", multiple=True, required=True,
               help="a preset (`digitlab analog devices`) or a device file; repeat it or separate by commas")
-@click.option("--out", type=click.Path(dir_okay=False), default="device_curves.png", help="the PNG to write")
+@click.option("--out", type=PngFile(), default="device_curves.png", help="the PNG to write")
 def curves(names, out):
     """Plot devices' conductance against pulse number, up (LTP) and down (LTD)."""
     from digitlab.analog.plots import device_curves

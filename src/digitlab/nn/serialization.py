@@ -60,7 +60,7 @@ def _check_header(header, data_length, not_ours):
         if (not isinstance(offsets, list) or len(offsets) != 2
                 or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
                 or not 0 <= offsets[0] <= offsets[1] <= data_length):
-            raise ModelFileError(f"{not_ours}: tensor {name}'s data offsets {offsets!r} lie outside the file")
+            raise ModelFileError(f"{not_ours}: tensor {name}'s data offsets {offsets!r} lie outside the file (a damaged or truncated file)")
         if offsets[1] - offsets[0] != int(np.prod(shape, dtype=np.int64)) * _DTYPE_SIZES[entry["dtype"]]:
             raise ModelFileError(f"{not_ours}: tensor {name}'s {offsets[1] - offsets[0]} bytes do not fit shape {shape}")
         spans.append((offsets[0], offsets[1], name))
@@ -86,7 +86,8 @@ def read_model_file(path, expected_format=FORMAT):
         raise ModelFileError(f"{not_ours} (only {len(data)} bytes)")
     header_size = int.from_bytes(data[:8], "little")
     if header_size > min(MAX_HEADER_BYTES, len(data) - 8):
-        raise ModelFileError(f"{not_ours}: its header claims {header_size:,} bytes")
+        raise ModelFileError(f"{not_ours}: its header claims {header_size:,} bytes, more than the file holds "
+                             "(not a safetensors file, or a truncated one)")
     try:
         header = json.loads(data[8:8 + header_size])
     except (ValueError, UnicodeDecodeError) as error:
