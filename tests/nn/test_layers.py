@@ -334,6 +334,91 @@ def test_dropout_rejects_a_rate_outside_0_1(rate):
         Dropout(rate)
 
 
+# ============================================================================ argument checks
+
+
+@pytest.mark.parametrize("make", [
+    pytest.param(lambda: Dense(0), id="Dense(0)"),
+    pytest.param(lambda: Dense(-3), id="Dense(-3)"),
+    pytest.param(lambda: Dense(2.7), id="Dense(2.7)"),
+    pytest.param(lambda: Dense(True), id="Dense(True)"),
+    pytest.param(lambda: Dense("8"), id="Dense('8')"),
+    pytest.param(lambda: Conv2D(0, 3), id="Conv2D(0, 3)"),
+    pytest.param(lambda: Conv2D(8, 0), id="Conv2D(8, 0)"),
+    pytest.param(lambda: Conv2D(8, (3, 0)), id="Conv2D(8, (3, 0))"),
+    pytest.param(lambda: Conv2D(8, (3, 2.5)), id="Conv2D(8, (3, 2.5))"),
+    pytest.param(lambda: Conv2D(8, 3, strides=0), id="Conv2D(8, 3, strides=0)"),
+    pytest.param(lambda: Conv2D(8, 3, strides=None), id="Conv2D(8, 3, strides=None)"),
+    pytest.param(lambda: MaxPool2D(0), id="MaxPool2D(0)"),
+    pytest.param(lambda: MaxPool2D(-2), id="MaxPool2D(-2)"),
+    pytest.param(lambda: MaxPool2D(2, strides=0), id="MaxPool2D(2, strides=0)"),
+    pytest.param(lambda: MaxPool2D(2, strides=1.5), id="MaxPool2D(2, strides=1.5)"),
+])
+def test_sizes_and_strides_must_be_whole_numbers_from_1(make):
+    with pytest.raises(ValueError, match="whole number >= 1"):
+        make()
+
+
+def test_conv2d_kernel_size_is_one_number_or_a_pair():
+    with pytest.raises(ValueError, match="pair"):
+        Conv2D(8, (3, 3, 3))
+
+
+@pytest.mark.parametrize("make, word", [
+    (lambda: Dropout("0.5"), "rate"),
+    (lambda: Dropout(float("nan")), "rate"),
+    (lambda: Dropout(None), "rate"),
+    (lambda: BatchNormalization(momentum=2), "momentum"),
+    (lambda: BatchNormalization(momentum=-0.1), "momentum"),
+    (lambda: BatchNormalization(momentum="0.9"), "momentum"),
+    (lambda: BatchNormalization(epsilon=0), "epsilon"),
+    (lambda: BatchNormalization(epsilon=-1e-3), "epsilon"),
+    (lambda: BatchNormalization(epsilon=float("inf")), "epsilon"),
+], ids=["rate str", "rate nan", "rate None", "momentum 2", "momentum -0.1", "momentum str", "epsilon 0",
+        "epsilon negative", "epsilon inf"])
+def test_rates_must_be_numbers_in_their_range(make, word):
+    with pytest.raises(ValueError, match=word):
+        make()
+
+
+@pytest.mark.parametrize("layer, input_shape", [
+    (Conv2D(8, 50), (1, 28, 28)),
+    (Conv2D(8, (3, 30), strides=2), (1, 28, 28)),
+    (MaxPool2D(100), (1, 28, 28)),
+    (MaxPool2D(3), (2, 2, 5)),
+], ids=["conv 50 on 28", "conv 3x30 on 28", "pool 100 on 28", "pool 3 on 2x5"])
+def test_a_window_larger_than_its_input_is_refused(layer, input_shape):
+    """Not an empty output that builds, trains and predicts one class, nor NumPy's "negative dimensions"."""
+    from digitlab.nn import Sequential
+
+    with pytest.raises(ValueError, match=r"larger than its .* padding='same'"):
+        layer.output_shape(input_shape)
+    with pytest.raises(ValueError, match="larger than its"):
+        Sequential([layer, Flatten(), Dense(10)], input_shape=input_shape).build(seed=0)
+    with pytest.raises(ValueError, match="larger than its"):
+        layer(np.zeros((1, *input_shape), np.float32))
+
+
+def test_the_edge_values_that_are_valid_stay_accepted():
+    assert Dropout(0).rate == 0
+    assert BatchNormalization(momentum=0).momentum == 0
+    assert BatchNormalization(momentum=1, epsilon=1e-12).momentum == 1
+    assert Dense(1).units == 1
+    assert Dense(3.0).units == 3 and type(Dense(3.0).units) is int
+    assert Dense(np.int64(4)).units == 4
+    assert Conv2D(np.int32(2), np.float64(3.0), strides=1).kernel_size == (3, 3)
+    assert Conv2D(2, [1, 5]).kernel_size == (1, 5)
+    assert MaxPool2D(1).strides == 1
+    # A window exactly the input's size gives one position; with "same" padding any window fits.
+    assert Conv2D(2, 28).output_shape((1, 28, 28)) == (2, 1, 1)
+    assert Conv2D(2, (28, 1), strides=5).output_shape((1, 28, 28)) == (2, 1, 6)
+    assert MaxPool2D(28).output_shape((3, 28, 28)) == (3, 1, 1)
+    assert MaxPool2D(100, padding="same").output_shape((3, 28, 28)) == (3, 1, 1)
+    assert Conv2D(2, 50, padding="same").output_shape((1, 28, 28)) == (2, 28, 28)
+    layer = Conv2D(2, 5)
+    assert layer(np.ones((1, 1, 5, 5), np.float32)).shape == (1, 2, 1, 1)
+
+
 # ============================================================================ float32, shapes, errors
 
 

@@ -207,6 +207,45 @@ def test_get_passes_instances_through_and_refuses_unknown_names():
         optimizers.get(None)
 
 
+@pytest.mark.parametrize("make, word", [
+    (lambda: RMSprop(-1), "learning_rate"),
+    (lambda: RMSprop(float("nan")), "learning_rate"),
+    (lambda: SGD(float("inf")), "learning_rate"),
+    (lambda: Adam(-1e-3), "learning_rate"),
+    (lambda: Adam("0.1"), "learning_rate"),
+    (lambda: SGD(True), "learning_rate"),
+    (lambda: SGD(0.1, momentum=1), "momentum"),
+    (lambda: SGD(0.1, momentum=-0.5), "momentum"),
+    (lambda: RMSprop(rho=1.0), "rho"),
+    (lambda: RMSprop(rho=-0.1), "rho"),
+    (lambda: Adam(beta_1=1), "beta_1"),
+    (lambda: Adam(beta_1=float("nan")), "beta_1"),
+    (lambda: Adam(beta_2=1.5), "beta_2"),
+    (lambda: RMSprop(epsilon=0), "epsilon"),
+    (lambda: Adam(epsilon=-1e-7), "epsilon"),
+    (lambda: Adam(epsilon=float("inf")), "epsilon"),
+    (lambda: SGD(weight_decay=-0.1), "weight_decay"),
+    (lambda: Adam(weight_decay=float("inf")), "weight_decay"),
+    (lambda: RMSprop(weight_decay="0"), "weight_decay"),
+], ids=["lr -1", "lr nan", "lr inf", "lr negative", "lr str", "lr bool", "momentum 1", "momentum negative",
+        "rho 1", "rho negative", "beta_1 1", "beta_1 nan", "beta_2 1.5", "rmsprop epsilon 0", "adam epsilon negative",
+        "adam epsilon inf", "weight_decay negative", "weight_decay inf", "weight_decay str"])
+def test_hyper_parameters_out_of_range_are_refused_at_once(make, word):
+    with pytest.raises(ValueError, match=word):
+        make()
+
+
+def test_the_edge_values_that_are_valid_stay_accepted():
+    sgd = SGD(learning_rate=1, momentum=0, weight_decay=0)
+    assert sgd.config() == {"learning_rate": 1.0, "momentum": 0.0, "nesterov": False, "weight_decay": 0.0}
+    assert RMSprop(np.float32(1e-4), rho=0).rho == 0
+    assert RMSprop(0).learning_rate == 0.0  # frozen weights: a test of everything else
+    adam = Adam(learning_rate=np.float64(1e-9), beta_1=0, beta_2=0, epsilon=1e-30)
+    assert (adam.beta_1, adam.beta_2, adam.epsilon) == (0.0, 0.0, 1e-30)
+    assert type(adam.learning_rate) is float  # NumPy scalars are saved with the model as plain floats
+    run(adam, [G1])  # and such an optimizer steps
+
+
 def test_base_optimizer_update_is_abstract():
     with pytest.raises(NotImplementedError):
         optimizers.Optimizer(0.1).step([Stub("dense", bias=[1.0])])

@@ -13,6 +13,7 @@ import numpy as np
 
 from digitlab.nn import fourier, initializers, parallel
 from digitlab.nn.backend import strided_view, to_device
+from digitlab.nn.checks import number, whole_number
 
 
 class Layer:
@@ -187,7 +188,7 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", name=None):
         super().__init__(name)
-        self.units = int(units)
+        self.units = whole_number(units, "Dense units")
         self.activation = activation_layer(activation)
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -254,8 +255,9 @@ class BatchNormalization(Layer):
 
     def __init__(self, momentum=0.99, epsilon=1e-3, name=None):
         super().__init__(name)
-        self.momentum = momentum
-        self.epsilon = epsilon
+        # moving = momentum * moving + (1 - momentum) * batch: 1 keeps the statistics, 0 forgets them.
+        self.momentum = number(momentum, "BatchNormalization momentum", "in [0, 1]")
+        self.epsilon = number(epsilon, "BatchNormalization epsilon", "> 0 and finite")
 
     def array_shapes(self, input_shape):
         channels = (input_shape[0],)
@@ -308,9 +310,7 @@ class Dropout(Layer):
 
     def __init__(self, rate, name=None):
         super().__init__(name)
-        if not 0 <= rate < 1:
-            raise ValueError(f"Dropout rate must be in [0, 1), got {rate}")
-        self.rate = rate
+        self.rate = number(rate, "Dropout rate", "in [0, 1)")
 
     def build(self, input_shape, rng):
         super().build(input_shape, rng)
@@ -344,6 +344,20 @@ def _same_padding(size, kernel, stride):
     out = -(-size // stride)
     total = max((out - 1) * stride + kernel - size, 0)
     return total // 2, total - total // 2
+
+
+def _window_positions(layer, what, window, height, width):
+    """(out_h, out_w): how many of ``layer``'s windows fit in its padded input, a ValueError if
+    none does (an empty output would build, train and predict one class for everything)."""
+    (top, bottom), (left, right) = layer._pads(height, width)
+    kh, kw = window
+    out_h = (height + top + bottom - kh) // layer.strides + 1
+    out_w = (width + left + right - kw) // layer.strides + 1
+    if out_h < 1 or out_w < 1:
+        same = " or padding='same'" if layer.padding == "valid" else ""
+        raise ValueError(f"{type(layer).__name__} {what} {kh}x{kw} is larger than its {height}x{width} input: "
+                         f"use a smaller {what} (at most {height}x{width}){same}")
+    return out_h, out_w
 
 
 def _windows(padded, kernel_h, kernel_w, stride=1):
@@ -414,9 +428,12 @@ class Conv2D(Layer):
         super().__init__(name)
         if padding not in ("valid", "same"):
             raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
-        self.filters = int(filters)
-        self.kernel_size = (kernel_size, kernel_size) if np.isscalar(kernel_size) else tuple(kernel_size)
-        self.strides = int(strides)
+        self.filters = whole_number(filters, "Conv2D filters")
+        sizes = tuple(kernel_size) if isinstance(kernel_size, (tuple, list, np.ndarray)) else (kernel_size,) * 2
+        if len(sizes) != 2:
+            raise ValueError(f"Conv2D kernel_size must be one number or a pair (height, width), got {kernel_size!r}")
+        self.kernel_size = tuple(whole_number(size, "Conv2D kernel_size") for size in sizes)
+        self.strides = whole_number(strides, "Conv2D strides")
         self.padding = padding
         self.activation = activation_layer(activation)
         self.use_bias = use_bias
@@ -438,6 +455,7 @@ class Conv2D(Layer):
 
     def build(self, input_shape, rng):
         shapes = self.array_shapes(input_shape)
+        self.output_shape(input_shape)  # a kernel larger than the input is refused before any allocation
         super().build(input_shape, rng)
         self._add_param("kernel", self.kernel_initializer(shapes["kernel"], rng))
         if self.use_bias:
@@ -445,11 +463,7 @@ class Conv2D(Layer):
 
     def output_shape(self, input_shape):
         _, height, width = input_shape
-        (top, bottom), (left, right) = self._pads(height, width)
-        kh, kw = self.kernel_size
-        out_h = (height + top + bottom - kh) // self.strides + 1
-        out_w = (width + left + right - kw) // self.strides + 1
-        return (self.filters, out_h, out_w)
+        return (self.filters, *_window_positions(self, "kernel_size", self.kernel_size, height, width))
 
     def _kernel_matrix(self):
         """The kernel as (filters, kh*kw*channels), in the columns' order."""
@@ -609,8 +623,8 @@ class MaxPool2D(Layer):
         super().__init__(name)
         if padding not in ("valid", "same"):
             raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
-        self.pool_size = int(pool_size)
-        self.strides = int(strides or pool_size)
+        self.pool_size = whole_number(pool_size, "MaxPool2D pool_size")
+        self.strides = whole_number(pool_size if strides is None else strides, "MaxPool2D strides")
         self.padding = padding
 
     def _pads(self, height, width):
@@ -621,10 +635,8 @@ class MaxPool2D(Layer):
 
     def output_shape(self, input_shape):
         channels, height, width = input_shape
-        (top, bottom), (left, right) = self._pads(height, width)
-        out_h = (height + top + bottom - self.pool_size) // self.strides + 1
-        out_w = (width + left + right - self.pool_size) // self.strides + 1
-        return (channels, out_h, out_w)
+        window = (self.pool_size, self.pool_size)
+        return (channels, *_window_positions(self, "pool_size", window, height, width))
 
     def forward(self, x, training=False):
         n, channels, height, width = x.shape

@@ -10,6 +10,7 @@ import numpy as np
 
 from digitlab.nn import parallel
 from digitlab.nn.backend import elementwise_kernel
+from digitlab.nn.checks import number
 
 
 # Parameters at least this large (1 MB of float32, a core's L2 cache here) are updated in parts, one
@@ -24,8 +25,10 @@ class Optimizer:
     slots = ()  # the names of the state arrays kept for each parameter
 
     def __init__(self, learning_rate, weight_decay=0.0):
-        self.learning_rate = float(learning_rate)
-        self.weight_decay = float(weight_decay)
+        name = type(self).__name__
+        # 0 is allowed: it freezes the weights, and a schedule may decay the rate down to it.
+        self.learning_rate = number(learning_rate, f"{name} learning_rate", ">= 0 and finite")
+        self.weight_decay = number(weight_decay, f"{name} weight_decay", ">= 0 and finite")
         self.iterations = 0
         self.state = {}      # what a resumed run needs: moments, velocities
         self._scratch = {}   # reusable work arrays, one per parameter shape
@@ -112,7 +115,7 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
         super().__init__(learning_rate, weight_decay)
-        self.momentum = float(momentum)
+        self.momentum = number(momentum, "SGD momentum", "in [0, 1)")
         self.nesterov = nesterov
 
     @property
@@ -150,8 +153,8 @@ class RMSprop(Optimizer):
 
     def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, weight_decay=0.0):
         super().__init__(learning_rate, weight_decay)
-        self.rho = float(rho)
-        self.epsilon = float(epsilon)
+        self.rho = number(rho, "RMSprop rho", "in [0, 1)")
+        self.epsilon = number(epsilon, "RMSprop epsilon", "> 0 and finite")
 
     slots = ("mean_square",)
     gpu_rule = """mean_square = rho * mean_square + one_minus_rho * grad * grad;
@@ -182,9 +185,9 @@ class Adam(Optimizer):
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.0):
         super().__init__(learning_rate, weight_decay)
-        self.beta_1 = float(beta_1)
-        self.beta_2 = float(beta_2)
-        self.epsilon = float(epsilon)
+        self.beta_1 = number(beta_1, "Adam beta_1", "in [0, 1)")
+        self.beta_2 = number(beta_2, "Adam beta_2", "in [0, 1)")
+        self.epsilon = number(epsilon, "Adam epsilon", "> 0 and finite")
 
     slots = ("mean", "mean_square")
     gpu_rule = """mean = beta_1 * mean + one_minus_beta_1 * grad;
