@@ -127,6 +127,29 @@ def test_predict_images_takes_mnist_arrays(mnist_test):
     assert [r.digit for r in results] == list(y_test[:10])
 
 
+def test_uint8_pixels_are_scaled_as_the_model_was_trained(mnist_test):
+    x_test, _ = mnist_test
+    scaled = x_test[:50] / np.float32(255)
+    np.testing.assert_allclose(probabilities(x_test[:50]), probabilities(scaled), atol=1e-6)
+    assert [r.digit for r in predict_images(x_test[:50])] == [r.digit for r in predict_images(scaled)]
+
+
+def test_images_of_another_size_are_refused_naming_the_shape():
+    with pytest.raises(ValueError, match=r"must be 28x28.*\(2, 32, 32\)"):
+        predict_images(np.zeros((2, 32, 32), np.float32))
+
+
+def test_one_path_is_one_picture_and_a_non_picture_is_a_type_error(camera_set, tmp_path):
+    path = tmp_path / "seven.jpg"
+    path.write_bytes(camera_set[0][0])
+    (result,) = predict_files(str(path))
+    assert isinstance(result, Prediction) and result.source == str(path)
+    (reading,) = read_numbers(path)
+    assert isinstance(reading, NumberReading)
+    with pytest.raises(TypeError, match="an image is a path, bytes"):
+        predict_file(None)
+
+
 def test_read_number_reads_a_row_of_digits_left_to_right(mnist_test):
     x_test, y_test = mnist_test
     rng = np.random.default_rng(11)

@@ -80,6 +80,9 @@ def _open(source, name):
             raise ImageError(f"{name}: cannot be read ({error.strerror or error})") from None
     if isinstance(source, (bytes, bytearray)):
         return io.BytesIO(source)
+    if not hasattr(source, "read"):
+        raise TypeError(f"an image is a path, bytes, a file opened for reading, a PIL image or an array, "
+                        f"not {type(source).__name__}")
     return source
 
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from digitlab.errors import ImageError
 from digitlab.images import describe
+from digitlab.nn.backend import as_float32
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default.safetensors"
 
@@ -128,7 +129,7 @@ def probabilities(images: np.ndarray, model=None) -> np.ndarray:
     """(N, 10) class probabilities for (N, 28, 28) MNIST-style images (softmax taken if the model
     gives logits)."""
     model = get_model(model)
-    images = np.asarray(images, np.float32)
+    images = as_float32(np.asarray(images))  # uint8 pixels scaled to [0, 1], as the model was trained
     if len(images) == 0:
         return np.zeros((0, 10), np.float32)
     outputs = np.asarray(model.predict_proba(images), np.float64)
@@ -150,8 +151,12 @@ def _prediction(source, probs, image, top, box=None):
 
 
 def predict_images(images, model=None, top=3, sources=None) -> list[Prediction]:
-    """Predictions for (N, 28, 28) images already in MNIST's convention."""
-    images = np.asarray(images, np.float32).reshape(-1, 28, 28)
+    """Predictions for (N, 28, 28) images already in MNIST's convention: floats in [0, 1], or
+    uint8 pixels."""
+    images = as_float32(np.asarray(images))
+    if images.size % (28 * 28) or images.ndim < 2:
+        raise ValueError(f"images must be 28x28, (N, 28, 28) for several; got shape {images.shape}")
+    images = images.reshape(-1, 28, 28)
     sources = sources or [f"image {i}" for i in range(len(images))]
     probs = probabilities(images, model)
     return [_prediction(s, p, x, top) for s, p, x in zip(sources, probs, images)]
@@ -170,7 +175,7 @@ def predict_files(sources, model=None, top=3) -> list[Prediction | Failure]:
     exception, so the others are still read. The network runs once, on all of them together."""
     from digitlab.preprocess import preprocess
 
-    sources = list(sources)
+    sources = _several(sources)
     results: list = [None] * len(sources)
     images, where = [], []
     for index, source in enumerate(sources):
@@ -184,6 +189,13 @@ def predict_files(sources, model=None, top=3) -> list[Prediction | Failure]:
         for index, prediction in zip(where, predict_images(np.stack(images), model, top, names)):
             results[index] = prediction
     return results
+
+
+def _several(sources) -> list:
+    """The pictures as a list: one path or one picture's bytes stands for itself, not for its characters."""
+    if isinstance(sources, (str, os.PathLike, bytes, bytearray)):
+        return [sources]
+    return list(sources)
 
 
 # ----------------------------------------------------------------------------- numbers
@@ -204,7 +216,7 @@ def read_number(source, model=None, top=3) -> NumberReading:
 def read_numbers(sources, model=None, top=3) -> list[NumberReading | Failure]:
     """``read_number`` for each picture; a picture that cannot be read gives a Failure."""
     results = []
-    for source in sources:
+    for source in _several(sources):
         try:
             results.append(read_number(source, model, top))
         except ImageError as error:

@@ -31,6 +31,12 @@ def test_uint8_images_become_float32_in_0_1_without_float64():
     np.testing.assert_allclose(converted, pixels / 255, atol=3e-8)
 
 
+@pytest.mark.parametrize("images", [np.zeros((2, 4), np.int64), np.zeros((2, 4), bool), np.full((2, 4), "7")])
+def test_images_that_are_neither_uint8_nor_floats_are_refused(images):
+    with pytest.raises(TypeError, match="uint8 pixels .* or floats"):
+        as_float32(images)
+
+
 def test_a_strided_view_reads_the_arrays_memory_and_cannot_write_it():
     array = np.arange(12, dtype=np.float32).reshape(3, 4)
     step = array.itemsize

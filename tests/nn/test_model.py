@@ -327,6 +327,52 @@ def test_whole_float_labels_are_class_indices():
     assert model.build(seed=0).evaluate(x, y.astype(np.float32)) == model.evaluate(x, y)
 
 
+@pytest.mark.parametrize("call, message", [
+    (lambda m, x, y: m.fit(x, y[:20]), "x has 32 samples but y has 20"),
+    (lambda m, x, y: m.fit(x[:5], y), "x has 5 samples but y has 32"),
+    (lambda m, x, y: m.evaluate(x[:5], y[:10]), "x has 5 samples but y has 10"),
+    (lambda m, x, y: m.fit(x[:0], y[:0]), "at least one sample"),
+    (lambda m, x, y: m.evaluate(x[:0], y[:0]), "at least one sample"),
+    (lambda m, x, y: m.fit(x, y, batch_size=0), "batch_size must be a whole number >= 1"),
+    (lambda m, x, y: m.fit(x, y, batch_size=-1), "batch_size must be a whole number >= 1"),
+    (lambda m, x, y: m.fit(x, y, epochs=-1), "epochs must be a whole number >= 0"),
+    (lambda m, x, y: m.predict(x, batch_size=0), "batch_size must be a whole number >= 1"),
+    (lambda m, x, y: m.fit(x, y.astype(str)), "labels must be numbers"),
+    (lambda m, x, y: m.fit(x, np.eye(5)[y % 5]), r"rows shaped like the model's outputs, \(N, 4\)"),
+    (lambda m, x, y: m.fit(x, y, validation_data=(x, y, y)), "validation_data is a pair"),
+    (lambda m, x, y: m.fit(x.astype(str), y), "uint8 pixels"),
+    (lambda m, x, y: m.predict(x[0]), "one input\\? give a batch of one"),
+])
+def test_data_that_does_not_fit_is_refused_before_any_step(call, message):
+    x, y = blobs()
+    model = mlp().compile("sgd", "sparse_categorical_crossentropy")
+    weights = model.build(seed=0).get_weights()
+    with pytest.raises((ValueError, TypeError), match=message):
+        call(model, x, y)
+    assert all(np.array_equal(weights[key], value) for key, value in model.get_weights().items())
+
+
+def test_lists_are_taken_as_arrays_and_an_empty_batch_predicts_nothing():
+    x, y = blobs()
+    model = mlp().compile("sgd", "sparse_categorical_crossentropy")
+    model.fit(x.tolist(), y.tolist(), batch_size=8, seed=0)
+    assert model.predict_proba(x[:0]).shape == (0, 4)
+
+
+def test_a_model_without_layers_weights_or_a_loss_says_what_is_missing():
+    x, y = blobs()
+    with pytest.raises(ValueError, match="no layers"):
+        Sequential([], input_shape=(10,)).compile("sgd", "sparse_categorical_crossentropy").fit(x, y)
+    with pytest.raises(ValueError, match="no layers"):
+        Sequential([], input_shape=(10,)).predict(x)
+    with pytest.raises(ValueError, match="not built yet"):
+        mlp().predict(x)
+    with pytest.raises(ValueError, match="compile the model before evaluate"):
+        mlp().build(seed=0).evaluate(x, y)
+    with pytest.raises(TypeError, match="digitlab layers"):
+        Sequential(["relu"])
+
+
 def test_predict_is_the_argmax_of_predict_proba():
     x, y = blobs(20, n=50)
     model = mlp().compile("adam", "categorical_crossentropy")

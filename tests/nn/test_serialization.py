@@ -417,3 +417,12 @@ def test_refuses_a_file_whose_tensor_bytes_do_not_fit_its_shape(saved):
     name = next(k for k in header if k != "__metadata__")
     header[name]["shape"] = [1, 1]
     assert_refused(craft(path, header, data), "do not fit shape")
+
+
+def test_saving_an_unbuilt_model_or_onto_a_folder_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="not built yet"):
+        Sequential([Dense(3)], input_shape=(4,)).save(tmp_path / "model.safetensors")
+    built = Sequential([Dense(3)], input_shape=(4,)).build(seed=0)
+    with pytest.raises(ValueError, match="is a folder: give the model file's name"):
+        built.save(tmp_path)
+    assert list(tmp_path.iterdir()) == []

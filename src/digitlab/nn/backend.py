@@ -49,10 +49,15 @@ def to_numpy(array) -> np.ndarray:
 
 
 def as_float32(images):
-    """Images as float32; uint8 pixels are scaled to [0, 1] without a float64 intermediate.
+    """Images as float32: uint8 pixels are scaled to [0, 1] without a float64 intermediate, floats
+    are taken as they are. Other types are refused, as ``digitlab.data.to_float32`` does: int64
+    pixels could be 0-255 or already 0-1, and a guess would be wrong half the time.
 
     Dividing in float32 gives the float32 nearest to k/255 (multiplying by 1/255 can be one ulp off).
     """
+    if images.dtype != np.uint8 and images.dtype.kind != "f":
+        raise TypeError(f"images must be uint8 pixels (0-255) or floats in [0, 1], not {images.dtype}: convert "
+                        "them with .astype(np.uint8) or scale them to float32")
     if images.dtype == np.uint8 and images.ndim == 0:
         return np.float32(images) / np.float32(255)
     if images.dtype == np.uint8:

@@ -38,6 +38,8 @@ class Sequential:
 
     def add(self, layer: Layer):
         """Append a layer; a layer's ``activation=`` becomes a layer of its own after it."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"a model is made of digitlab layers (Dense(128), ReLU(), ...), not {layer!r}")
         activation = getattr(layer, "activation", None)
         if activation is not None:
             layer.activation = None
@@ -57,6 +59,8 @@ class Sequential:
             self.input_shape = tuple(input_shape)
         if self.input_shape is None:
             raise ValueError("the model needs an input shape: Sequential(layers, input_shape=(784,))")
+        if not self.layers:
+            raise ValueError("the model has no layers: Sequential([Dense(128, activation='relu'), ...])")
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         shape = self.input_shape
         for layer in self.layers:
@@ -93,7 +97,8 @@ class Sequential:
         x = x if hasattr(x, "dtype") else np.asarray(x)
         if self.input_shape is not None and x.shape[1:] != self.input_shape:
             if int(np.prod(x.shape[1:])) != int(np.prod(self.input_shape)):
-                raise ValueError(f"inputs shaped {x.shape[1:]} do not fit a model for {self.input_shape}")
+                one = " (one input? give a batch of one: x[None])" if x.size == np.prod(self.input_shape) else ""
+                raise ValueError(f"inputs shaped {x.shape[1:]} do not fit a model for {self.input_shape}{one}")
             x = x.reshape(len(x), *self.input_shape)
         if x.dtype == np.uint8:  # converted where it lands: uint8 pixels travel to a GPU 4 times faster
             return as_float32(to_device(x))
@@ -116,12 +121,19 @@ class Sequential:
         return shape
 
     def _check_labels(self, y, input_shape):
-        """Class indices must each name one of the model's outputs: the loss would read any other
-        number as no class at all, and train on it without a word."""
-        if np.ndim(y) != 1 or len(y) == 0:
-            return  # one-hot or probability rows
-        classes = int(np.prod(self._output_shape(input_shape)))
+        """Labels are rows shaped like the model's outputs (one-hot rows, say), or class indices
+        that each name one of its outputs: the loss would read any other number as no class at
+        all, and train on it without a word."""
+        outputs = self._output_shape(input_shape)
         labels = to_numpy(y)
+        if labels.dtype.kind not in "biuf":
+            raise ValueError(f"labels must be numbers, class indices or one-hot rows; got {labels.dtype} values")
+        if labels.shape[1:] == outputs:
+            return
+        classes = int(np.prod(outputs))
+        if labels.ndim != 1:
+            raise ValueError(f"labels must be class indices, shape (N,), or rows shaped like the model's outputs, "
+                             f"(N, {', '.join(map(str, outputs))}); got shape {labels.shape}")
         whole = np.issubdtype(labels.dtype, np.integer) or bool(np.all(np.mod(labels, 1) == 0))
         if not whole or labels.min() < 0 or labels.max() >= classes:
             raise ValueError(f"labels must be class indices from 0 to {classes - 1} (the model has {classes} "
@@ -159,6 +171,11 @@ class Sequential:
         """
         if self.optimizer is None:
             raise ValueError("compile the model before fit: model.compile(optimizer, loss)")
+        x, y = _samples(x, y, "fit")
+        _check_count("batch_size", batch_size, least=1)
+        _check_count("epochs", epochs, least=0)
+        if validation_data is not None and len(validation_data) != 2:
+            raise ValueError("validation_data is a pair (x, y)")
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         if not self.built:
             self.build(self.input_shape or np.shape(x)[1:], rng)
@@ -260,6 +277,11 @@ class Sequential:
     @parallel.engine_threads()
     def evaluate(self, x, y, batch_size=1000, return_dict=False):
         """[loss, accuracy] on (x, y), as Keras returns them (a dict with ``return_dict``)."""
+        if self.loss is None:
+            raise ValueError("compile the model before evaluate: model.compile(optimizer, loss)")
+        self._check_built()
+        x, y = _samples(x, y, "evaluate")
+        _check_count("batch_size", batch_size, least=1)
         layers, loss_fn = self._training_loss()
         self._check_labels(y, self.input_shape or np.shape(x)[1:])
 
@@ -277,7 +299,20 @@ class Sequential:
     @parallel.engine_threads()
     def predict_proba(self, x, batch_size=1000):
         """The network's outputs (class probabilities for a softmax model) as a NumPy array."""
+        self._check_built()
+        _check_count("batch_size", batch_size, least=1)
+        x = x if hasattr(x, "dtype") else np.asarray(x)
+        if len(x) == 0:
+            return np.zeros((0, *(self.output_shape or ())), np.float32)
         return np.concatenate(self._map_batches(x, None, batch_size, lambda start, outputs: to_numpy(outputs)))
+
+    def _check_built(self):
+        """Before the model runs: it has layers, and those that hold weights have them."""
+        if not self.layers:
+            raise ValueError("the model has no layers: Sequential([Dense(128, activation='relu'), ...])")
+        holds_weights = [layer for layer in self.layers if type(layer).array_shapes is not Layer.array_shapes]
+        if not all(layer.built for layer in holds_weights):
+            raise ValueError("the model is not built yet: fit it, or call model.build(input_shape)")
 
     def predict(self, x, batch_size=1000):
         """The predicted class of each input."""
@@ -345,3 +380,20 @@ def _correct(outputs, targets):
     predicted = outputs.argmax(axis=-1)
     truth = targets.argmax(axis=-1) if targets.ndim == outputs.ndim else targets
     return int((predicted == truth).sum())
+
+
+def _samples(x, y, what):
+    """x and y as arrays holding as many samples each, at least one."""
+    x = x if hasattr(x, "dtype") else np.asarray(x)
+    y = y if hasattr(y, "dtype") else np.asarray(y)
+    if x.ndim == 0 or len(x) == 0:
+        raise ValueError(f"{what} needs at least one sample; x has shape {x.shape}")
+    if y.ndim == 0 or len(x) != len(y):
+        raise ValueError(f"x has {len(x):,} samples but y has {np.size(y) if y.ndim == 0 else len(y):,}: give "
+                         "one label (or one-hot row) per sample")
+    return x, y
+
+
+def _check_count(name, value, least):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
