@@ -1,6 +1,7 @@
 """The web API through FastAPI's test client: every endpoint, every way to send a picture, and
-every way a request can be wrong (a JSON error with 413, 415 or 422; never a 500)."""
+every way a request can be wrong (a JSON error with 408, 413, 415 or 422; never a 500)."""
 
+import asyncio
 import base64
 import io
 import json
@@ -17,7 +18,8 @@ from PIL import Image  # noqa: E402
 
 from digitlab.errors import ModelFileError  # noqa: E402
 from digitlab.predict import DEFAULT_MODEL, default_model, predict_file, read_number  # noqa: E402
-from digitlab.web.app import MAX_BODY, create_app  # noqa: E402
+from digitlab.web import app as web  # noqa: E402
+from digitlab.web.app import MAX_BODY, MAX_PIXELS, Problem, check_pixels, create_app  # noqa: E402
 
 PNG = {"content-type": "image/png"}
 
@@ -271,11 +273,35 @@ def test_a_tiny_image_is_422(client):
     assert "too small" in _error(client.post("/api/predict", content=buffer.getvalue(), headers=PNG), 422)
 
 
-def test_too_many_pixels_is_refused_before_decoding(client):
+def _blank_png(width, height):
     buffer = io.BytesIO()
-    Image.new("1", (5000, 5000), 1).save(buffer, format="PNG")      # 25 megapixels in a few kB
+    Image.new("1", (width, height), 1).save(buffer, format="PNG")   # megapixels in a few kB
     assert len(buffer.getvalue()) < MAX_BODY
-    assert "too many pixels" in _error(client.post("/api/predict", content=buffer.getvalue(), headers=PNG), 422)
+    return buffer.getvalue()
+
+
+def test_too_many_pixels_is_refused_before_decoding(client):
+    message = _error(client.post("/api/predict", content=_blank_png(5000, 5000), headers=PNG), 422)
+    assert "too many pixels (5000x5000)" in message
+
+
+def test_a_decompression_bomb_is_refused_with_its_real_size(client):
+    """Pillow itself refuses 400 megapixels before telling the size: the count in its message is
+    reported, and no dimensions are made up."""
+    message = _error(client.post("/api/predict", content=_blank_png(20000, 20000), headers=PNG), 422)
+    assert "too many pixels (400,000,000)" in message
+    assert f"{MAX_PIXELS}x" not in message
+
+
+def test_a_decompression_bomb_of_unknown_size_invents_none(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise Image.DecompressionBombError("could be decompression bomb DOS attack")
+
+    monkeypatch.setattr(web.Image, "open", refuse)
+    with pytest.raises(Problem) as refused:
+        check_pixels(b"any picture")
+    assert refused.value.status == 422
+    assert f"too many pixels (more than {MAX_PIXELS:,})" in refused.value.message
 
 
 @pytest.mark.parametrize("payload", [
@@ -295,6 +321,25 @@ def test_an_unknown_mode_is_422(client, seven):
     assert "mode" in _error(client.post("/api/predict?mode=letters", content=seven, headers=PNG), 422)
 
 
+def test_a_long_unknown_mode_is_quoted_short(client, seven):
+    long = "x" * 5000
+    responses = [
+        client.post(f"/api/predict?mode={long}", content=seven, headers=PNG),
+        client.post("/api/predict", json={"image": _data_url(seven), "mode": long}),
+        client.post("/api/predict", files={"image": ("7.png", seven, "image/png")}, data={"mode": long}),
+    ]
+    for response in responses:
+        message = _error(response, 422)
+        assert f"unknown mode '{'x' * 40}'..." in message
+        assert len(message) < 120
+
+
+def test_a_long_content_type_is_quoted_short(client):
+    kind = {"content-type": "text/" + "x" * 5000}
+    message = _error(client.post("/api/predict", content=b"hello", headers=kind), 415)
+    assert len(message) < 300 and "x" * 41 not in message
+
+
 def test_a_form_without_the_file_is_422(client):
     _error(client.post("/api/predict", data={"mode": "digit"}, files={"other": ("x.txt", b"x", "text/plain")}),
            422)
@@ -311,6 +356,59 @@ def test_a_broken_multipart_body_is_a_json_error(client):
 
 def test_a_non_numeric_content_length_is_400(client, seven):
     _error(client.post("/api/predict", content=seven, headers={**PNG, "content-length": "lots"}), 400)
+
+
+# ----------------------------------------------------------------------------- bodies that never arrive whole
+
+
+def _post(app, receive, timeout=10):
+    """The messages ``app`` sends for a POST /api/predict of a PNG that claims 1000 bytes, its body
+    read from ``receive`` (an ASGI call, as a server makes it, with any exception raised here)."""
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": "/api/predict", "raw_path": b"/api/predict", "root_path": "",
+             "query_string": b"", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+             "headers": [(b"content-type", b"image/png"), (b"content-length", b"1000")]}
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(asyncio.wait_for(app(scope, receive, send), timeout))
+    return sent
+
+
+def _ten_bytes_then(after):
+    """An ASGI receive giving 10 bytes of the body, then what ``after`` gives."""
+    messages = iter([{"type": "http.request", "body": b"0123456789", "more_body": True}])
+
+    async def receive():
+        return next(messages, None) or await after()
+
+    return receive
+
+
+def test_a_body_shorter_than_its_content_length_is_408(client, monkeypatch):
+    """The rest of the body never comes: the read gives up after BODY_TIMEOUT (shortened here)."""
+    async def never():
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(web, "BODY_TIMEOUT", 0.05)
+    start, body = _post(client.app, _ten_bytes_then(never))[:2]
+    assert start["status"] == 408
+    assert (b"connection", b"close") in start["headers"]
+    message = json.loads(body["body"])["error"]
+    assert "incomplete" in message and "\n" not in message
+
+
+def test_a_client_that_disconnects_mid_body_ends_the_request_quietly(client, caplog):
+    """No exception (a server logs one as a traceback); the answer is for no one, but well formed."""
+    async def gone():
+        return {"type": "http.disconnect"}
+
+    sent = _post(client.app, _ten_bytes_then(gone))
+    assert 400 <= sent[0]["status"] < 500
+    assert not sent[-1].get("more_body", False)
+    assert not [record for record in caplog.records if record.levelname in ("ERROR", "CRITICAL")]
 
 
 def test_unknown_routes_and_methods_answer_json(client):

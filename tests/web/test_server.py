@@ -4,6 +4,7 @@ clear one-line error when the port is taken, the model file is bad or the web ex
 import http.client
 import json
 import socket
+import threading
 from urllib.parse import urlsplit
 
 import pytest
@@ -125,3 +126,50 @@ def test_running_serves_an_app_from_a_thread_and_stops():
         assert status == 200
     with pytest.raises(OSError):
         _request(url, "GET", "/api/health")
+
+
+def _send_ten_of_1000_bytes(url):
+    """A connection that has sent a POST whose Content-Length says 1000 and 10 bytes of its body."""
+    parts = urlsplit(url)
+    connection = socket.create_connection((parts.hostname, parts.port), timeout=10)
+    connection.sendall(b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\n"
+                       b"Content-Length: 1000\r\n\r\n0123456789")
+    return connection
+
+
+def test_a_real_server_answers_408_to_a_body_that_never_arrives_whole(monkeypatch):
+    from digitlab.web import app as web
+    from digitlab.web.server import running
+
+    monkeypatch.setattr(web, "BODY_TIMEOUT", 0.2)
+    with running(web.create_app()) as url, _send_ten_of_1000_bytes(url) as connection:
+        answer = b""
+        while chunk := connection.recv(4096):           # the server closes the connection after it
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 ")
+    assert "incomplete" in json.loads(body)["error"]
+
+
+def test_a_real_server_takes_a_client_leaving_mid_body_quietly():
+    """The app ends without an exception (which uvicorn would log as a traceback)."""
+    from digitlab.web.app import create_app
+    from digitlab.web.server import running
+
+    app, finished, errors = create_app(), threading.Event(), []
+
+    async def watched(scope, receive, send):
+        try:
+            await app(scope, receive, send)
+        except BaseException as error:
+            errors.append(error)
+            raise
+        finally:
+            if scope.get("path") == "/api/predict":
+                finished.set()
+
+    with running(watched) as url:
+        _send_ten_of_1000_bytes(url).close()
+        assert finished.wait(10)
+        status, _ = _request(url, "GET", "/api/health")
+    assert errors == [] and status == 200

@@ -9,18 +9,22 @@
     GET  /api/health    {"status": "ok"}
     GET  /              the draw-a-digit page (static/index.html, app.js, style.css)
 
-Every error is JSON, ``{"error": "one line"}``: 413 for a body over 2 MB (whatever Content-Length
-claims), 415 for a body that is declared as something other than an image, 422 for a picture
-digitlab cannot read or that holds no digit. The model is loaded once, when the app is made.
+Every error is JSON, ``{"error": "one line"}``: 408 for a body that does not arrive whole within
+BODY_TIMEOUT seconds, 413 for a body over 2 MB (whatever Content-Length claims), 415 for a body
+that is declared as something other than an image, 422 for a picture digitlab cannot read or that
+holds no digit. The model is loaded once, when the app is made.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import io
 import json
+import re
 import time
+from contextlib import aclosing
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +34,17 @@ from fastapi.staticfiles import StaticFiles
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from digitlab.errors import ImageError
 from digitlab.predict import DEFAULT_MODEL, get_model, predict_file, read_number
 
 MAX_BODY = 2 * 1024 * 1024      # bytes in a request body: a drawing is a few kB, a phone photo shrunk by the page ~0.3 MB
 MAX_PIXELS = 16_000_000         # pixels in a picture: refused before decoding (a 16-megapixel photo passes)
+# seconds to receive a whole body: without a bound, a client that sends less than its Content-Length
+# (or stalls) holds its connection and this request forever; 2 MB in 15 s needs only ~140 kB/s
+BODY_TIMEOUT = 15.0
+QUOTED = 40                     # characters of a client's value quoted back in an error message
 TOP = 3                         # guesses listed per digit (all ten probabilities are sent too)
 MODES = ("digit", "number")
 STATIC = Path(__file__).resolve().parent / "static"
@@ -49,11 +58,12 @@ SECURITY_HEADERS = [
 
 
 class Problem(Exception):
-    """A request the API refuses: an HTTP status and a one-line message for the JSON body."""
+    """A request the API refuses: an HTTP status, a one-line message for the JSON body and any
+    headers the answer needs."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, headers: dict | None = None):
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.headers = status, message, headers
 
 
 def create_app(model=None) -> FastAPI:
@@ -67,7 +77,8 @@ def create_app(model=None) -> FastAPI:
 
     @app.exception_handler(Problem)
     async def refused(request, problem: Problem):
-        return JSONResponse({"error": problem.message}, status_code=problem.status)
+        return JSONResponse({"error": problem.message}, status_code=problem.status,
+                            headers=problem.headers)
 
     @app.exception_handler(HTTPException)
     async def http_error(request, error: HTTPException):
@@ -124,20 +135,21 @@ async def read_request(request: Request) -> tuple[bytes, str]:
     elif kind in ("", "application/octet-stream") or kind.startswith("image/"):
         picture = body
     else:
-        raise Problem(415, f"a body of type {kind} is not an image: send the image itself (image/png, "
-                           "image/jpeg, ...), JSON {\"image\": \"data:image/png;base64,...\"} or a "
-                           "multipart upload")
+        raise Problem(415, f"a body of type {quoted(kind)} is not an image: send the image itself "
+                           "(image/png, image/jpeg, ...), JSON {\"image\": \"data:image/png;base64,...\"} "
+                           "or a multipart upload")
     if not picture:
         raise Problem(422, "the request holds no image: send a PNG, JPEG, ... picture of a digit")
     mode = (mode or "digit").lower()
     if mode not in MODES:
-        raise Problem(422, f"unknown mode {mode!r}: use 'digit' or 'number'")
+        raise Problem(422, f"unknown mode {quoted(mode)}: use 'digit' or 'number'")
     return picture, mode
 
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     """The whole body, refused with 413 as soon as it passes ``limit`` bytes, whatever the
-    Content-Length header claims (it is checked first, and then the bytes really received)."""
+    Content-Length header claims (it is checked first, and then the bytes really received), and
+    with 408 if it has not all arrived after BODY_TIMEOUT seconds."""
     too_large = f"the request is larger than {limit // (1024 * 1024)} MB: send a smaller picture"
     declared = request.headers.get("content-length")
     if declared is not None:
@@ -146,11 +158,18 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
         if int(declared) > limit:
             raise Problem(413, too_large)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Problem(413, too_large)
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT), aclosing(request.stream()) as stream:
+            async for chunk in stream:
+                size += len(chunk)
+                if size > limit:
+                    raise Problem(413, too_large)
+                chunks.append(chunk)
+    except TimeoutError:                    # the rest of the body may still come: close, not keep alive
+        raise Problem(408, f"the upload was incomplete: the whole body did not arrive within "
+                           f"{BODY_TIMEOUT:g} seconds", {"connection": "close"}) from None
+    except ClientDisconnect:                # the answer goes nowhere (the server drops it), quietly
+        raise Problem(400, "the client disconnected before sending the whole body") from None
     return b"".join(chunks)
 
 
@@ -175,7 +194,7 @@ def decode_data_url(url: str) -> bytes:
         raise Problem(422, 'the "image" field must be a base64 data URL: "data:image/png;base64,..."')
     media = header[len("data:"):-len(";base64")].split(";")[0].strip().lower()
     if media and not media.startswith("image/"):
-        raise Problem(415, f"the data URL holds {media}, not an image")
+        raise Problem(415, f"the data URL holds {quoted(media)}, not an image")
     try:
         return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
@@ -200,13 +219,30 @@ def check_pixels(picture: bytes, limit: int = MAX_PIXELS):
     try:
         with Image.open(io.BytesIO(picture)) as image:
             width, height = image.size
-    except Image.DecompressionBombError:
-        width = height = limit
+    except Image.DecompressionBombError as error:
+        raise Problem(422, too_many_pixels(bomb_pixels(error) or f"more than {limit:,}", limit)) from None
     except Exception:                       # not an image, damaged...: preprocess says which
         return
     if width * height > limit:
-        raise Problem(422, f"{NAME}: too many pixels ({width}x{height}): the server takes pictures "
-                           f"of up to {limit:,} pixels")
+        raise Problem(422, too_many_pixels(f"{width}x{height}", limit))
+
+
+def too_many_pixels(size: str, limit: int) -> str:
+    """The message for a picture of ``size`` ("5000x5000", "400,000,000", ...) pixels."""
+    return f"{NAME}: too many pixels ({size}): the server takes pictures of up to {limit:,} pixels"
+
+
+def bomb_pixels(error: Exception) -> str | None:
+    """The real pixel count in Pillow's DecompressionBombError ("Image size (400000000 pixels)
+    exceeds limit ..."), as "400,000,000"; None if its message says none. Pillow raises before it
+    hands back the image, so its width and height are not to be had."""
+    found = re.search(r"\((\d+) pixels\)", str(error))
+    return f"{int(found.group(1)):,}" if found else None
+
+
+def quoted(value: str, length: int = QUOTED) -> str:
+    """A client's value quoted for an error message, cut to its first ``length`` characters."""
+    return repr(value[:length]) + ("..." if len(value) > length else "")
 
 
 def _named(picture: bytes):
