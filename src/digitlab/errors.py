@@ -17,8 +17,9 @@ class ModelFileError(DigitlabError):
     """A model file is not a valid digitlab safetensors file."""
 
 
-class ConfigError(DigitlabError):
-    """An unknown recipe, a bad hyper-parameter or an argument out of range."""
+class ConfigError(DigitlabError, ValueError):
+    """An unknown recipe, a bad hyper-parameter or an argument out of range (a ValueError too, as
+    Python's own refusals of an argument are)."""
 
 
 class ImageError(DigitlabError):

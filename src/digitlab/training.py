@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 import digitlab
-from digitlab.arguments import check_positive, check_seed
 from digitlab.data import load_data
 from digitlab.data.augment import augment
 from digitlab.errors import ConfigError
@@ -30,6 +29,7 @@ from digitlab.files import write_json
 from digitlab.nn import Callback, CosineDecay, EpochLog, ProgressBar, Sequential, TerminateOnNaN
 from digitlab.nn.backend import set_device
 from digitlab.nn.batching import num_batches
+from digitlab.nn.checks import number, whole_number
 from digitlab.nn.checkpoint import load_checkpoint, save_checkpoint
 from digitlab.recipes import DEFAULT_RECIPE, get_recipe
 from digitlab.report import write_report
@@ -79,10 +79,12 @@ def train_run(recipe=DEFAULT_RECIPE, *, epochs=None, steps=None, batch_size=None
     """
     use_device(device)
     for name, value in (("epochs", epochs), ("steps", steps), ("batch size", batch_size),
-                        ("learning rate", learning_rate), ("train samples", train_samples),
-                        ("test samples", test_samples)):
-        check_positive(name, value)
-    check_seed(seed)
+                        ("train samples", train_samples), ("test samples", test_samples)):
+        if value is not None:
+            whole_number(value, name)
+    if learning_rate is not None:
+        number(learning_rate, "learning rate", "> 0 and finite")
+    whole_number(seed, "seed", least=0)
     chosen = get_recipe(recipe)  # a registered Recipe or its name; a bad one is refused here
     chosen.with_overrides(epochs=epochs, steps=steps)  # as is a bad override
     recipe = chosen.name

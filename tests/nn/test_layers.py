@@ -341,6 +341,7 @@ def test_dropout_rejects_a_rate_outside_0_1(rate):
     pytest.param(lambda: Dense(0), id="Dense(0)"),
     pytest.param(lambda: Dense(-3), id="Dense(-3)"),
     pytest.param(lambda: Dense(2.7), id="Dense(2.7)"),
+    pytest.param(lambda: Dense(3.0), id="Dense(3.0)"),
     pytest.param(lambda: Dense(True), id="Dense(True)"),
     pytest.param(lambda: Dense("8"), id="Dense('8')"),
     pytest.param(lambda: Conv2D(0, 3), id="Conv2D(0, 3)"),
@@ -404,9 +405,8 @@ def test_the_edge_values_that_are_valid_stay_accepted():
     assert BatchNormalization(momentum=0).momentum == 0
     assert BatchNormalization(momentum=1, epsilon=1e-12).momentum == 1
     assert Dense(1).units == 1
-    assert Dense(3.0).units == 3 and type(Dense(3.0).units) is int
-    assert Dense(np.int64(4)).units == 4
-    assert Conv2D(np.int32(2), np.float64(3.0), strides=1).kernel_size == (3, 3)
+    assert Dense(np.int64(4)).units == 4 and type(Dense(np.int64(4)).units) is int
+    assert Conv2D(np.int32(2), np.int64(3), strides=1).kernel_size == (3, 3)
     assert Conv2D(2, [1, 5]).kernel_size == (1, 5)
     assert MaxPool2D(1).strides == 1
     # A window exactly the input's size gives one position; with "same" padding any window fits.

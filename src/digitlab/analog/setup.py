@@ -4,8 +4,8 @@
 from dataclasses import asdict, dataclass, replace
 
 from digitlab.analog.rules import get_rule
-from digitlab.arguments import check_positive, check_seed
 from digitlab.errors import ConfigError
+from digitlab.nn.checks import number, whole_number
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,10 @@ class AnalogSetup:
 
     def __post_init__(self):
         for name in ("epochs", "batch_size"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+            whole_number(getattr(self, name), name)
         for name in ("learning_rate", "w_max"):
-            check_positive(name, getattr(self, name))
-        check_seed(self.seed)
+            number(getattr(self, name), name, "> 0 and finite")
+        whole_number(self.seed, "seed", least=0)
         if self.init not in ("model", "levels"):
             raise ConfigError(f"init must be 'model' or 'levels', got {self.init!r}")
         get_rule(self.rule)

@@ -14,6 +14,7 @@ import numpy as np
 from digitlab.errors import ConfigError
 from digitlab.nn import batching
 from digitlab.nn.backend import as_float32
+from digitlab.nn.checks import same_length, whole_number
 
 Batch = tuple[np.ndarray, np.ndarray | None]
 
@@ -36,7 +37,7 @@ def to_float32(images: np.ndarray) -> np.ndarray:
 
 def num_batches(n: int, batch_size: int, drop_last: bool = False) -> int:
     """How many batches `iterate_batches` yields for `n` samples: floor or ceil of n / batch_size."""
-    _check_batch_size(batch_size)
+    whole_number(batch_size, "batch_size")
     return batching.num_batches(n, batch_size, drop_last)
 
 
@@ -57,8 +58,8 @@ def iterate_batches(
     out. `xb` is float32 (see `to_float32`); `yb` is `y`'s rows as they are (None if `y` is None).
     The arguments are checked when this is called, not when the first batch is asked for.
     """
-    n = _check_samples(x, y)
-    _check_batch_size(batch_size)
+    n = same_length(x, y)
+    whole_number(batch_size, "batch_size")
     if shuffle:
         _require_generator(rng, "iterate_batches(shuffle=True)")
     indices = batching.batch_indices(n, batch_size, rng, shuffle, drop_last)
@@ -79,8 +80,8 @@ def sample_batches(
     step): there are no epochs, and a sample can appear twice in a batch. Batches as in
     `iterate_batches`.
     """
-    n = _check_samples(x, y)
-    _check_batch_size(batch_size)
+    n = same_length(x, y)
+    whole_number(batch_size, "batch_size")
     if steps < 0:
         raise ConfigError(f"sample_batches: steps must be 0 or more, got {steps}.")
     if n == 0 and steps > 0:
@@ -93,16 +94,6 @@ def _take(x, y, index) -> Batch:
     return to_float32(x[index]), (None if y is None else y[index])
 
 
-def _check_samples(x, y) -> int:
-    n = len(x)
-    if y is not None and len(y) != n:
-        raise ConfigError(f"x has {n} samples but y has {len(y)}; they must match.")
-    return n
-
-
-def _check_batch_size(batch_size: int) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}.")
 
 
 def _require_generator(rng, caller: str) -> np.random.Generator:

@@ -1,9 +1,12 @@
-"""Checks of the arguments a layer or an optimizer is made with: a ValueError at once, naming the
-argument, rather than a ZeroDivisionError or nonsense losses once training runs."""
+"""Checks of the arguments the engine is given (a layer's sizes, an optimizer's rates, a batch
+size, data and labels): a ConfigError, which is a ValueError, at once and naming the argument,
+rather than a ZeroDivisionError or nonsense losses once training runs."""
 
 import numbers
 
 import numpy as np
+
+from digitlab.errors import ConfigError
 
 # The ranges a real-valued argument may be asked to lie in, by the words the error message uses.
 RANGES = {
@@ -14,18 +17,25 @@ RANGES = {
 }
 
 
-def whole_number(value, what):
-    """``value`` as an int >= 1 (units, filters, a window's size, a stride): Python and NumPy
-    integers are taken, floats only when whole (3.0); anything else, bool included, is refused."""
-    whole = isinstance(value, numbers.Integral) or (isinstance(value, numbers.Real) and float(value).is_integer())
-    if isinstance(value, (bool, np.bool_)) or not whole or value < 1:
-        raise ValueError(f"{what} must be a whole number >= 1, got {value!r}")
+def whole_number(value, what, least=1):
+    """``value`` as an int >= ``least`` (units, filters, a window's size, a stride, a batch size):
+    a Python or NumPy integer; a float, even 3.0, or a bool is refused."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < least:
+        raise ConfigError(f"{what} must be a whole number >= {least}, got {value!r}")
     return int(value)
+
+
+def same_length(x, y):
+    """How many samples x holds, when y (None for unlabelled data) holds as many."""
+    if y is not None and len(y) != len(x):
+        raise ConfigError(f"x has {len(x):,} samples but y has {len(y):,}: give one label (or one-hot row) "
+                          "per sample")
+    return len(x)
 
 
 def number(value, what, bounds):
     """``value`` as a float if it is a real number in the range RANGES[bounds] (NaN never is);
     anything else, bool included, is refused."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not RANGES[bounds](value):
-        raise ValueError(f"{what} must be a number {bounds}, got {value!r}")
+        raise ConfigError(f"{what} must be a number {bounds}, got {value!r}")
     return float(value)

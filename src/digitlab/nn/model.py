@@ -4,9 +4,11 @@ import copy
 
 import numpy as np
 
+from digitlab.errors import ConfigError
 from digitlab.nn import losses, optimizers, parallel
 from digitlab.nn.backend import as_float32, get_device, to_device, to_numpy
 from digitlab.nn.batching import batch_indices, num_batches, sampled_indices
+from digitlab.nn.checks import same_length, whole_number
 from digitlab.nn.layers import Layer, Softmax, layer_from_config
 
 
@@ -172,8 +174,8 @@ class Sequential:
         if self.optimizer is None:
             raise ValueError("compile the model before fit: model.compile(optimizer, loss)")
         x, y = _samples(x, y, "fit")
-        _check_count("batch_size", batch_size, least=1)
-        _check_count("epochs", epochs, least=0)
+        whole_number(batch_size, "batch_size")
+        whole_number(epochs, "epochs", least=0)
         if validation_data is not None and len(validation_data) != 2:
             raise ValueError("validation_data is a pair (x, y)")
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
@@ -281,7 +283,7 @@ class Sequential:
             raise ValueError("compile the model before evaluate: model.compile(optimizer, loss)")
         self._check_built()
         x, y = _samples(x, y, "evaluate")
-        _check_count("batch_size", batch_size, least=1)
+        whole_number(batch_size, "batch_size")
         layers, loss_fn = self._training_loss()
         self._check_labels(y, self.input_shape or np.shape(x)[1:])
 
@@ -300,7 +302,7 @@ class Sequential:
     def predict_proba(self, x, batch_size=1000):
         """The network's outputs (class probabilities for a softmax model) as a NumPy array."""
         self._check_built()
-        _check_count("batch_size", batch_size, least=1)
+        whole_number(batch_size, "batch_size")
         x = x if hasattr(x, "dtype") else np.asarray(x)
         if len(x) == 0:
             return np.zeros((0, *(self.output_shape or ())), np.float32)
@@ -386,14 +388,7 @@ def _samples(x, y, what):
     """x and y as arrays holding as many samples each, at least one."""
     x = x if hasattr(x, "dtype") else np.asarray(x)
     y = y if hasattr(y, "dtype") else np.asarray(y)
-    if x.ndim == 0 or len(x) == 0:
-        raise ValueError(f"{what} needs at least one sample; x has shape {x.shape}")
-    if y.ndim == 0 or len(x) != len(y):
-        raise ValueError(f"x has {len(x):,} samples but y has {np.size(y) if y.ndim == 0 else len(y):,}: give "
-                         "one label (or one-hot row) per sample")
+    if x.ndim == 0 or y.ndim == 0 or same_length(x, y) == 0:
+        raise ConfigError(f"{what} needs at least one sample and a label for each; x has shape {x.shape}, "
+                          f"y {y.shape}")
     return x, y
-
-
-def _check_count(name, value, least):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-        raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
