@@ -61,6 +61,7 @@ def test_health(client):
     response = client.get("/api/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+    assert client.head("/api/health").status_code == 200
 
 
 def test_model_facts_come_from_the_model_files_metadata(client):
@@ -163,6 +164,12 @@ def test_predict_a_jpeg(client, seven):
 
 def test_predict_a_data_url_in_json(client, seven):
     response = client.post("/api/predict", json={"image": _data_url(seven)})
+    assert response.status_code == 200 and response.json()["digit"] == 7
+
+
+def test_base64_broken_into_lines_is_read(client, seven):
+    lines = base64.encodebytes(seven).decode()  # a line break every 76 characters
+    response = client.post("/api/predict", json={"image": "data:image/png;base64," + lines})
     assert response.status_code == 200 and response.json()["digit"] == 7
 
 

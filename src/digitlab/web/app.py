@@ -6,7 +6,7 @@
                         or a multipart/form-data upload in a field named "image" (or "file");
                         ?mode=number (or the JSON or form field) reads several digits in a row
     GET  /api/model     the model: recipe, test accuracy, parameter count (from its file's metadata)
-    GET  /api/health    {"status": "ok"}
+    GET  /api/health    {"status": "ok"} (HEAD too)
     GET  /              the draw-a-digit page (static/index.html, app.js, style.css)
 
 Every error is JSON, ``{"error": "one line"}``: 408 for a body that does not arrive whole within
@@ -85,7 +85,7 @@ def create_app(model=None) -> FastAPI:
         return JSONResponse({"error": str(error.detail)}, status_code=error.status_code,
                             headers=getattr(error, "headers", None))
 
-    @app.get("/api/health")
+    @app.api_route("/api/health", methods=["GET", "HEAD"])  # HEAD: what many uptime checks send
     async def health():
         return {"status": "ok"}
 
@@ -196,7 +196,7 @@ def decode_data_url(url: str) -> bytes:
     if media and not media.startswith("image/"):
         raise Problem(415, f"the data URL holds {quoted(media)}, not an image")
     try:
-        return base64.b64decode(data, validate=True)
+        return base64.b64decode("".join(data.split()), validate=True)  # line breaks, as some encoders write
     except (binascii.Error, ValueError):
         raise Problem(422, "the data URL's base64 is damaged") from None
 
