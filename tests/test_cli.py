@@ -214,3 +214,11 @@ def test_a_figure_to_a_name_not_ending_in_png_is_a_usage_mistake(cli, tmp_path):
     result = cli("show", "samples", "--out", tmp_path / "samples.jpg")
     assert result.returncode == 2 and "does not end in .png" in result.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_train_says_what_it_changed_from_the_recipe(cli, tmp_path):
+    result = cli("train", "--dry-run", "--epochs", "7", "--lr", "0.01", "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("training keras-mlp: ")
+    assert lines[1] == "  changed: a dry run of one epoch of two batches, learning rate 0.01"
