@@ -11,6 +11,8 @@ from digitlab.nn.batching import batch_indices, num_batches, sampled_indices
 from digitlab.nn.checks import same_length, whole_number
 from digitlab.nn.layers import Layer, Softmax, layer_from_config
 
+NO_LAYERS = "the model has no layers: Sequential([Dense(128, activation='relu'), ...])"
+
 
 class History:
     """What ``fit`` returns: ``history["loss"]`` is the list of each epoch's loss, and so on."""
@@ -60,9 +62,9 @@ class Sequential:
         if input_shape is not None:
             self.input_shape = tuple(input_shape)
         if self.input_shape is None:
-            raise ValueError("the model needs an input shape: Sequential(layers, input_shape=(784,))")
+            raise ConfigError("the model needs an input shape: Sequential(layers, input_shape=(784,))")
         if not self.layers:
-            raise ValueError("the model has no layers: Sequential([Dense(128, activation='relu'), ...])")
+            raise ConfigError(NO_LAYERS)
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         shape = self.input_shape
         for layer in self.layers:
@@ -82,7 +84,7 @@ class Sequential:
         self.loss = losses.get(loss)
         unknown = set(metrics or ()) - {"accuracy", "acc"}
         if unknown:
-            raise ValueError(f"unknown metrics {sorted(unknown)}: digitlab computes 'accuracy'")
+            raise ConfigError(f"unknown metrics {sorted(unknown)}: digitlab computes 'accuracy'")
         return self
 
     def _training_loss(self):
@@ -100,7 +102,7 @@ class Sequential:
         if self.input_shape is not None and x.shape[1:] != self.input_shape:
             if int(np.prod(x.shape[1:])) != int(np.prod(self.input_shape)):
                 one = " (one input? give a batch of one: x[None])" if x.size == np.prod(self.input_shape) else ""
-                raise ValueError(f"inputs shaped {x.shape[1:]} do not fit a model for {self.input_shape}{one}")
+                raise ConfigError(f"inputs shaped {x.shape[1:]} do not fit a model for {self.input_shape}{one}")
             x = x.reshape(len(x), *self.input_shape)
         if x.dtype == np.uint8:  # converted where it lands: uint8 pixels travel to a GPU 4 times faster
             return as_float32(to_device(x))
@@ -129,16 +131,16 @@ class Sequential:
         outputs = self._output_shape(input_shape)
         labels = to_numpy(y)
         if labels.dtype.kind not in "biuf":
-            raise ValueError(f"labels must be numbers, class indices or one-hot rows; got {labels.dtype} values")
+            raise ConfigError(f"labels must be numbers, class indices or one-hot rows; got {labels.dtype} values")
         if labels.shape[1:] == outputs:
             return
         classes = int(np.prod(outputs))
         if labels.ndim != 1:
-            raise ValueError(f"labels must be class indices, shape (N,), or rows shaped like the model's outputs, "
+            raise ConfigError(f"labels must be class indices, shape (N,), or rows shaped like the model's outputs, "
                              f"(N, {', '.join(map(str, outputs))}); got shape {labels.shape}")
         whole = np.issubdtype(labels.dtype, np.integer) or bool(np.all(np.mod(labels, 1) == 0))
         if not whole or labels.min() < 0 or labels.max() >= classes:
-            raise ValueError(f"labels must be class indices from 0 to {classes - 1} (the model has {classes} "
+            raise ConfigError(f"labels must be class indices from 0 to {classes - 1} (the model has {classes} "
                              f"outputs), got values from {labels.min()} to {labels.max()}: pass one class "
                              "index per example, or one-hot rows")
 
@@ -172,12 +174,12 @@ class Sequential:
         with the same data order, as if never stopped.
         """
         if self.optimizer is None:
-            raise ValueError("compile the model before fit: model.compile(optimizer, loss)")
+            raise ConfigError("compile the model before fit: model.compile(optimizer, loss)")
         x, y = _samples(x, y, "fit")
         whole_number(batch_size, "batch_size")
         whole_number(epochs, "epochs", least=0)
         if validation_data is not None and len(validation_data) != 2:
-            raise ValueError("validation_data is a pair (x, y)")
+            raise ConfigError("validation_data is a pair (x, y)")
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         if not self.built:
             self.build(self.input_shape or np.shape(x)[1:], rng)
@@ -280,7 +282,7 @@ class Sequential:
     def evaluate(self, x, y, batch_size=1000, return_dict=False):
         """[loss, accuracy] on (x, y), as Keras returns them (a dict with ``return_dict``)."""
         if self.loss is None:
-            raise ValueError("compile the model before evaluate: model.compile(optimizer, loss)")
+            raise ConfigError("compile the model before evaluate: model.compile(optimizer, loss)")
         self._check_built()
         x, y = _samples(x, y, "evaluate")
         whole_number(batch_size, "batch_size")
@@ -311,10 +313,10 @@ class Sequential:
     def _check_built(self):
         """Before the model runs: it has layers, and those that hold weights have them."""
         if not self.layers:
-            raise ValueError("the model has no layers: Sequential([Dense(128, activation='relu'), ...])")
+            raise ConfigError(NO_LAYERS)
         holds_weights = [layer for layer in self.layers if type(layer).array_shapes is not Layer.array_shapes]
         if not all(layer.built for layer in holds_weights):
-            raise ValueError("the model is not built yet: fit it, or call model.build(input_shape)")
+            raise ConfigError("the model is not built yet: fit it, or call model.build(input_shape)")
 
     def predict(self, x, batch_size=1000):
         """The predicted class of each input."""
