@@ -2,9 +2,11 @@
 
 import gzip
 import json
+import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -222,3 +224,17 @@ def test_train_says_what_it_changed_from_the_recipe(cli, tmp_path):
     lines = result.stdout.splitlines()
     assert lines[0].startswith("training keras-mlp: ")
     assert lines[1] == "  changed: a dry run of one epoch of two batches, learning rate 0.01"
+
+
+def test_a_dry_run_says_how_many_test_images_its_accuracy_is_on(cli, tmp_path):
+    result = cli("train", "--dry-run", "--quiet", "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert re.match(r"test accuracy \d\.\d{4} on 500 test images \(loss", result.stdout)
+
+
+def test_output_whose_reader_has_gone_ends_quietly():
+    digitlab = Path(sys.executable).parent / "digitlab"
+    # `true` exits at once, long before digitlab has started and writes: its writes find no reader
+    result = subprocess.run(["bash", "-c", f"'{digitlab}' recipes | true"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.stderr == ""

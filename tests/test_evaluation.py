@@ -1,5 +1,6 @@
 """Scores and confusions checked against numbers worked out by hand, and the text tables."""
 
+import json
 import os
 
 import numpy as np
@@ -76,3 +77,8 @@ def test_the_latest_model_is_the_newest_run(tmp_path):
         model.write_bytes(b"x")
         os.utime(model, (model.stat().st_atime - age,) * 2)
     assert latest_model(tmp_path / "runs").parent.name == "cnn-20250101-000000"
+    dry = tmp_path / "runs" / "keras-mlp-20260103-000000"
+    dry.mkdir()
+    (dry / "model.safetensors").write_bytes(b"x")
+    (dry / "config.json").write_text(json.dumps({"settings": {"dry_run": True}}))
+    assert latest_model(tmp_path / "runs").parent.name == "cnn-20250101-000000", "a dry run is not a model to use"

@@ -23,6 +23,9 @@ class _Group(click.Group):
         except DigitlabError as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(1)
+        except BrokenPipeError:  # the reader went away (digitlab recipes | head): nothing left to say
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush is quiet
+            sys.exit(1)
         except OSError as error:  # the system refused a file: permissions, a full disk, a file in the path
             click.echo(f"error: {_refused(error)}", err=True)
             sys.exit(1)
@@ -76,7 +79,7 @@ def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, test_
     from digitlab.recipes import get_recipe
     from digitlab.training import CHECKPOINT, resume_run, train_run
 
-    if recipe == "memristor":  # seed 001's device-aware experiment: `digitlab analog train` runs it
+    if recipe == "memristor":  # tutorial 001's device-aware experiment: `digitlab analog train` runs it
         from digitlab.analog.cli import train as analog_train
 
         if steps or resume_dir or device != "cpu":
@@ -116,7 +119,8 @@ def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, test_
             click.echo(f"no epoch had ended, so there is no checkpoint: {result.run_dir} holds the run's settings "
                        "only; try a smaller --lr", err=True)
         sys.exit(1)
-    click.echo(f"test accuracy {result.test_accuracy:.4f} (loss {result.test_loss:.4f}, "
+    some = f" on {result.test_images:,} test images" if result.test_images and result.test_images < 10_000 else ""
+    click.echo(f"test accuracy {result.test_accuracy:.4f}{some} (loss {result.test_loss:.4f}, "
                f"trained in {result.seconds:.1f} s)")
     click.echo(f"run folder: {result.run_dir}")
     click.echo(f"report: {result.report}")
@@ -128,15 +132,16 @@ def recipes():
     from digitlab.analog.memristor import DESCRIPTION
 
     for recipe in RECIPES.values():
-        click.echo(f"{recipe.name:<14} seed {recipe.source}  {recipe.description}")
+        click.echo(f"{recipe.name:<14} tutorial {recipe.source}  {recipe.description}")
         click.echo(f"{'':<14} tutorial's result: {recipe.tutorial_result}")
-    click.echo(f"{'memristor':<14} seed 001  {DESCRIPTION} (device-aware: `digitlab analog train`)")
+    click.echo(f"{'memristor':<14} tutorial 001  {DESCRIPTION} (device-aware: `digitlab analog train`)")
     click.echo(f"{'':<14} tutorial's result: accuracy curves, linear above nonlinear")
 
 
 @main.command()
 @click.option("--model", "model_path", type=click.Path(dir_okay=False),
-              help="a model.safetensors written by `digitlab train` [default: the newest in ./runs]")
+              help="a model.safetensors written by `digitlab train` [default: the newest in ./runs that "
+                   "is not a dry run]")
 @click.option("--out", type=click.Path(file_okay=False),
               help="folder for the figures and report.html [default: the model's folder]")
 def evaluate(model_path, out):
@@ -158,7 +163,7 @@ def evaluate(model_path, out):
 @main.command()
 @click.argument("figure", type=click.Choice(["samples", "predictions", "mistakes", "filters"]))
 @click.option("--model", "model_path", type=click.Path(dir_okay=False),
-              help="the model to draw from [default: the newest in ./runs; samples need none]")
+              help="the model to draw from [default: the newest in ./runs, dry runs aside; samples need none]")
 @click.option("--n", "count", type=click.IntRange(1, 100),
               help="how many digits or filters [default: 25 samples, 15 predictions, 15 mistakes, 32 filters]")
 @click.option("--out", type=PngFile(),

@@ -53,6 +53,7 @@ class RunResult:
     interrupted: bool = False       # Ctrl-C: a checkpoint waits in run_dir for resume_run
     report: Path | None = None      # report.html in the run folder
     message: str | None = None
+    test_images: int | None = None  # how many test images the accuracy is on
 
 
 def make_run_dir(out, recipe_name, started):
@@ -182,7 +183,8 @@ def _train(settings, run_dir, checkpoint, verbose, progress_bar, extra_callbacks
                           history={"epoch": history.epoch, **history.history}, config=config,
                           samples=(x_train[:25], y_train[:25]))
     (run_dir / CHECKPOINT).unlink(missing_ok=True)  # the run is complete: nothing left to resume
-    return RunResult(run_dir, model, test_loss, test_accuracy, history.history, seconds, report=report)
+    return RunResult(run_dir, model, test_loss, test_accuracy, history.history, seconds, report=report,
+                     test_images=len(x_test))
 
 
 def use_device(device):

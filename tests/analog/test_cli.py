@@ -33,6 +33,7 @@ def test_devices_lists_the_presets(cli):
     for name in PRESETS:
         assert name in result.stdout
     assert "NeuroSim: 72%" in result.stdout
+    assert "Ag:a-Si, Jo et al., Nano Lett. 2010" in result.stdout  # each device's paper
 
 
 def test_curves_draws_every_named_device(cli, tmp_path):
@@ -62,7 +63,7 @@ def test_train_dry_run_writes_the_table_figures_and_a_self_contained_report(cli,
 def test_the_memristor_recipe_is_one_command(cli, tmp_path):
     result = cli("analog", "train", "--recipe", "memristor", "--dry-run", "--quiet", "--out", tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "seed 001" in result.stdout and "nonlinear-a0.8" in result.stdout
+    assert "tutorial 001" in result.stdout and "nonlinear-a0.8" in result.stdout
     (run_dir,) = tmp_path.iterdir()
     results = json.loads((run_dir / "results.json").read_text())
     assert results["setup"]["rule"] == "tutorial" and results["setup"]["init"] == "levels"

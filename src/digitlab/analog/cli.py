@@ -21,12 +21,14 @@ def analog_group():
 
 @analog_group.command()
 def devices():
-    """List the device presets (NeuroSim's published table, ideal, linear)."""
+    """List the device presets (NeuroSim's published table, ideal, linear), each with its source."""
     from digitlab.analog.presets import NEUROSIM_ACCURACY, PRESETS
 
     for name, device in PRESETS.items():
         published = f"  [NeuroSim: {NEUROSIM_ACCURACY[name]}%]" if name in NEUROSIM_ACCURACY else ""
         click.echo(f"{name:<10} {device.describe().split(': ', 1)[1]}{published}")
+        if published:
+            click.echo(f"{'':<10} {device.source}")
 
 
 @analog_group.command()
@@ -50,7 +52,7 @@ def curves(names, out):
 @click.option("--devices", "names", default=None,
               help="presets or device files, comma-separated [default: ideal,linear,ag-si; "
                    "with --recipe, the recipe's]")
-@click.option("--recipe", type=click.Choice(RECIPES), help="run a recipe: memristor is seed 001's experiment")
+@click.option("--recipe", type=click.Choice(RECIPES), help="run a recipe: memristor is tutorial 001's experiment")
 @click.option("--rule", type=click.Choice(list(RULES)), default=None,
               help="how updates become pulses: " + "; ".join(f"{k}: {v}" for k, v in DESCRIPTIONS.items())
               + f" [default: {DEFAULTS.rule}]")
@@ -76,7 +78,7 @@ def train(names, recipe, rule, epochs, batch_size, lr, w_max, seed, train_sample
     if recipe == "memristor":
         setup, chosen = MEMRISTOR_SETUP, list(MEMRISTOR_DEVICES)
         name = "memristor"
-        click.echo(f"memristor (seed 001): {DESCRIPTION}")
+        click.echo(f"memristor (tutorial 001): {DESCRIPTION}")
     else:
         setup, chosen, name = DEFAULTS, ["ideal", "linear", "ag-si"], None
     if names is not None:

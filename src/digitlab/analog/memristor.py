@@ -22,7 +22,7 @@ from digitlab.analog.training import build_network
 
 SEED_001_NONLINEAR = Device(
     name="nonlinear-a0.8", levels=100, a_ltp=-0.8, a_ltd=-0.8, g_min=0.0, g_max=1.0,
-    source="seed 001: G = (1 - exp(p/0.8)) / (1 - exp(1/0.8)), 100 levels, walked up and down")
+    source="tutorial 001: G = (1 - exp(p/0.8)) / (1 - exp(1/0.8)), 100 levels, walked up and down")
 
 MEMRISTOR_SETUP = AnalogSetup(
     hidden=(128,),          # 784-128-10

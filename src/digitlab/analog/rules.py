@@ -132,7 +132,7 @@ def nominal_pulses(synapses, delta):
 
 RULES = {rule.name: rule for rule in (OneStatePerEpoch, PulsePerStep, MixedPrecision)}
 DESCRIPTIONS = {
-    "tutorial": "seed 001: float epoch, then one pulse per weight towards the change",
+    "tutorial": "tutorial 001's: float epoch, then one pulse per weight towards the change",
     "neurosim": "NeuroSim: pulses = round(change / range x levels) every step, the rest lost",
     "mixed": "mixed precision: a float residual per weight, pulsed by the device's own step",
 }
