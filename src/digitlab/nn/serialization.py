@@ -11,7 +11,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as load_tensors
 from safetensors.numpy import save as tensors_to_bytes
 
-from digitlab.errors import ModelFileError
+from digitlab.errors import ConfigError, ModelFileError
 from digitlab.files import atomic_write
 
 FORMAT = "digitlab.sequential"
@@ -25,10 +25,10 @@ def save_model(model, path, metadata=None):
     ``metadata`` is a dict of JSON-able values (the recipe, the training result, ...).
     """
     if not model.built or model.input_shape is None:
-        raise ValueError("the model is not built yet, so there are no weights to save: fit it, or call "
-                         "model.build(input_shape)")
+        raise ConfigError("the model is not built yet, so there are no weights to save: fit it, or call "
+                          "model.build(input_shape)")
     if Path(path).is_dir():
-        raise ValueError(f"{path} is a folder: give the model file's name, e.g. {Path(path) / 'model.safetensors'}")
+        raise ConfigError(f"{path} is a folder: give the model file's name, e.g. {Path(path) / 'model.safetensors'}")
     header = {"format": FORMAT, "format_version": FORMAT_VERSION,
               "model": json.dumps(model.get_config())}
     for key, value in (metadata or {}).items():
