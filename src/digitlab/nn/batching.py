@@ -1,7 +1,5 @@
 """Which samples go into each batch: index arrays, so the data itself is never copied whole."""
 
-import numpy as np
-
 
 def num_batches(num_samples, batch_size, drop_last=False):
     full, rest = divmod(num_samples, batch_size)
