@@ -97,12 +97,12 @@ def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, test_
         if not quiet:
             chosen = get_recipe(recipe)
             click.echo(f"training {chosen.name}: {chosen.description}")
+            length = [] if dry_run else [("epochs", epochs), ("steps", steps)]  # a dry run has its own
             changed = [f"{name} {value}" for name, value in (
-                ("epochs", epochs), ("steps", steps), ("batch size", batch_size), ("learning rate", lr),
+                *length, ("batch size", batch_size), ("learning rate", lr),
                 ("train samples", train_samples), ("test samples", test_samples)) if value is not None]
-            if dry_run:  # its own length, whatever --epochs or --steps say
-                changed = ["a dry run of one epoch of two batches"] + [
-                    change for change in changed if not change.startswith(("epochs", "steps"))]
+            if dry_run:
+                changed.insert(0, "a dry run of one epoch of two batches")
             if changed:
                 click.echo(f"  changed: {', '.join(changed)}")
         result = train_run(recipe, epochs=epochs, steps=steps, batch_size=batch_size, learning_rate=lr,
