@@ -23,7 +23,7 @@ import os
 import platform
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 # One BLAS thread per process: on a shared 2-core machine a 2-thread matrix product waits for a
@@ -31,7 +31,7 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -118,7 +118,7 @@ def main():
     devices = DEVICES[:3] if args.quick else DEVICES
     epochs, ideal_epochs = (2, 2) if args.quick else (args.epochs, args.ideal_epochs)
 
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     clock = time.perf_counter()
     load = [os.getloadavg()[0]]
     jobs = [("ideal", "neurosim", ideal_epochs, False, True, args.seed),
@@ -179,7 +179,7 @@ def render(runs, devices, epochs, ideal_epochs, timing, args, started, seconds, 
     ideal_software, ideal_hardware = find("ideal", hardware=False), find("ideal")
     ideal = mean_last(ideal_software)
     ag_si = better[devices.index("ag-si")] if "ag-si" in devices else float("nan")
-    low = [(name, p, b, o) for name, p, o, b in zip(devices, published, ours, better) if p < 85]
+    low = [(name, p, b, o) for name, p, o, b in zip(devices, published, ours, better, strict=True) if p < 85]
     lifted = all(b > p / 100 and b > o for _, p, b, o in low)
     ratios = {rule: timing[rule] / timing["float"] for rule in timing if rule != "float"}
     checks = [

@@ -68,7 +68,7 @@ def main(argv=None):
         text = read_number(render_row(x_test[indices], rng), model).text
         numbers_right += text == truth
         if len(text) == len(truth):
-            digits_right += sum(a == b for a, b in zip(text, truth))
+            digits_right += sum(a == b for a, b in zip(text, truth, strict=True))
             digits_total += len(truth)
         else:
             miscounted += 1

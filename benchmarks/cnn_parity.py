@@ -25,10 +25,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import speed  # noqa: E402  (the PyTorch twin of the recipe's model)
-
-from digitlab.data import load_data  # noqa: E402
-from digitlab.recipes import get_recipe  # noqa: E402
+import speed
+from digitlab.data import load_data
+from digitlab.recipes import get_recipe
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BATCH = 50

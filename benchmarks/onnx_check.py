@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +76,8 @@ def main():
         rows.append(check("keras-mlp", model, x_test, y_test, folder,
                           f"{args.mlp_epochs} epoch(s) of 60,000 images, {seconds:.0f} s"))
         model, seconds = train("cnn", 1, args.cnn_steps, x_train, y_train)
-        rows.append(check("cnn", model, x_test, y_test, folder, f"{args.cnn_steps} steps of 50 images, {seconds:.0f} s"))
+        rows.append(check("cnn", model, x_test, y_test, folder,
+                          f"{args.cnn_steps} steps of 50 images, {seconds:.0f} s"))
         rows.append(check("shipped default model", load_model(DEFAULT_MODEL), x_test, y_test, folder,
                           "as shipped in src/digitlab/models/"))
     for row in rows:
@@ -85,7 +86,7 @@ def main():
     commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
                             cwd=Path(__file__).parent).stdout.strip() or "unknown"
     facts = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "python benchmarks/onnx_check.py " + " ".join(sys.argv[1:]),
         "opset": OPSET, "ir_version": IR_VERSION, "tolerance": TOLERANCE,
         "onnx": onnx.__version__, "onnxruntime": ort.__version__, "numpy": np.__version__,
@@ -116,7 +117,8 @@ def markdown(facts):
         lines.append(
             f"| {row['model']} | {row['trained']} | {row['images']:,} | {row['max_abs_difference']:.3g} "
             f"| {row['mean_abs_difference']:.3g} | {row['predictions_agree']:,} | {row['digitlab_accuracy']:.4f} "
-            f"| {row['onnxruntime_accuracy']:.4f} | {row['file_bytes'] / 1e6:.1f} MB | {'yes' if row['passes'] else 'NO'} |")
+            f"| {row['onnxruntime_accuracy']:.4f} | {row['file_bytes'] / 1e6:.1f} MB "
+            f"| {'yes' if row['passes'] else 'NO'} |")
     lines += ["", "The models are trained on a shortened schedule: the check is about the export, not the accuracy.",
               "Probabilities are float32 on both sides; the differences are float32 rounding in a different order",
               "of operations (onnxruntime's MLAS kernels against NumPy's BLAS).", ""]

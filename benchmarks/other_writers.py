@@ -6,8 +6,8 @@ The issue asks for 95% on real photos of other people's handwriting; no such set
 machine. The nearest thing a package ships is scikit-learn's copy of the UCI "optical
 recognition of handwritten digits" test set (1,797 digits by the 13 test writers of a separate
 collection from MNIST, written on NIST forms), but only as 8x8 counts of ink pixels (0..16) in
-4x4 blocks of a 32x32 bitmap: far coarser than a photo. Each 8x8 picture goes through digitlab.preprocess (or, for comparison, is
-only stretched to 28x28) and the shipped model.
+4x4 blocks of a 32x32 bitmap: far coarser than a photo. Each 8x8 picture goes through digitlab.preprocess (or, for
+comparison, is only stretched to 28x28) and the shipped model.
 
 scikit-learn is not a digitlab dependency: install it anywhere and pass its
 `sklearn/datasets/data/digits.csv.gz` with --csv, or run this where `import sklearn` works.
@@ -58,7 +58,7 @@ def main(argv=None):
         "digitlab.preprocess": float((predicted == labels).mean()),
         "stretched to 28x28, nothing else": float((probabilities(stretched, model).argmax(axis=1) == labels).mean()),
     }
-    confusions = Counter((int(t), int(p)) for t, p in zip(labels, predicted) if t != p).most_common(5)
+    confusions = Counter((int(t), int(p)) for t, p in zip(labels, predicted, strict=True) if t != p).most_common(5)
     for name, score in scores.items():
         print(f"{name}: {score:.4f}")
     lines = [

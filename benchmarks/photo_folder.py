@@ -57,7 +57,7 @@ def main(argv=None):
     model = get_model(arguments.model)
     paths, labels = [p for p, _ in files], np.array([d for _, d in files])
     results = predict_files(paths, model)
-    read = [(r.digit, label) for r, label in zip(results, labels) if r.ok]
+    read = [(r.digit, label) for r, label in zip(results, labels, strict=True) if r.ok]
     failed = [r for r in results if not r.ok]
     accuracy = sum(d == t for d, t in read) / len(files)          # an unread file counts as wrong
     baseline = float((probabilities(np.stack([naive(p) for p in paths]), model).argmax(1) == labels).mean())

@@ -18,7 +18,6 @@ import json
 import os
 import platform
 import re
-import statistics
 import subprocess
 import sys
 import time
@@ -109,7 +108,7 @@ def main(argv=None):
         for body in bodies[:arguments.warmup]:
             post(connection, body)
         times, inside, right = [], [], 0
-        for body, label in zip(bodies, y_test[:count]):
+        for body, label in zip(bodies, y_test[:count], strict=True):
             elapsed, answer, server = post(connection, body)
             times.append(elapsed)
             inside.append(server)

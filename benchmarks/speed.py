@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -125,9 +125,13 @@ def matmul_peak(device, size, repeats):
             if torch is None:
                 continue
             ta = torch.as_tensor(backend.to_numpy(a), device="cuda" if device == "gpu" else "cpu")
-            product, out_t = lambda: torch.mm(ta, ta, out=out_t), torch.empty_like(ta)
+            out_t = torch.empty_like(ta)
+
+            def product(ta=ta, out_t=out_t):
+                return torch.mm(ta, ta, out=out_t)
         else:
-            product = lambda: xp.matmul(a, a, out=out)
+            def product():
+                return xp.matmul(a, a, out=out)
         product()
         times = []
         for _ in range(repeats):
@@ -249,7 +253,8 @@ def alternate(rounds, ours, theirs):
             if timed is not None:
                 time.sleep(SETTLE_SECONDS)
                 times[who].append(timed())
-                log(f"    round {round_ + 1}: {who:<8} {times[who][-1]:.3f} s   (load average {os.getloadavg()[0]:.1f})")
+                log(f"    round {round_ + 1}: {who:<8} {times[who][-1]:.3f} s   "
+                    f"(load average {os.getloadavg()[0]:.1f})")
         times["load_average"].append(round(os.getloadavg()[0], 2))
     return times
 
@@ -285,7 +290,9 @@ def train_benchmark(name, data, x_test, tensors, args, peak):
             raise SystemExit(f"{name}: the PyTorch model has {result['params']['torch']} parameters, "
                              f"digitlab's {result['params']['digitlab']}: not the same model")
         torch_train(name, model, x_t, y_t, batch, warm_up, device)
-        theirs = lambda: torch_train(name, model, x_t, y_t, batch, steps, device)
+
+        def theirs():
+            return torch_train(name, model, x_t, y_t, batch, steps, device)
     counts = result["params"]
     log(f"    parameters: digitlab {counts['digitlab']:,}, "
         + (f"PyTorch {counts['torch']:,}" if "torch" in counts else "no PyTorch"))
@@ -368,7 +375,8 @@ def train_memory(quick):
     result = {"command": shlex.join(["digitlab", *arguments]), "max_rss_mb": measured["max_rss_kb"] * 1024 / MB,
               "seconds": measured["seconds"], "test_accuracy": float(accuracy.group(1)) if accuracy else None,
               "dry_run": quick}
-    log(f"    max RSS {result['max_rss_mb']:.0f} MB, {result['seconds']:.1f} s, test accuracy {result['test_accuracy']}")
+    log(f"    max RSS {result['max_rss_mb']:.0f} MB, {result['seconds']:.1f} s, "
+        f"test accuracy {result['test_accuracy']}")
     return result
 
 
@@ -404,7 +412,8 @@ def busy_warning(results):
     start, before the benchmark's own work) means someone else was running."""
     m = results["machine"]
     loads = [m["load_average_at_end"][0]]
-    loads += [v for part in ("training", "inference") for r in results[part].values() for v in r["load_average_per_round"]]
+    loads += [v for part in ("training", "inference") for r in results[part].values()
+              for v in r["load_average_per_round"]]
     if m["load_average_at_start"][0] <= 1 and max(loads) <= m["cores"] + 1:
         return None
     loads.append(m["load_average_at_start"][0])
@@ -416,18 +425,21 @@ def markdown(results):
     m, peak = results["machine"], results["peak_gflops"]
     warning = busy_warning(results)
     lines = [f"# digitlab speed: {results['date']}", "",
-             f"Command: `{results['command']}`" + (" (a quick smoke run: numbers are indicative only)" if results["quick"] else ""),
+             f"Command: `{results['command']}`"
+             + (" (a quick smoke run: numbers are indicative only)" if results["quick"] else ""),
              f"Run time: {results['seconds']:.0f} s", ""] + ([f"**Warning: {warning}.**", ""] if warning else []) + [
              "## Machine", "", "| | |", "| --- | --- |"]
     for key, label in [("cpu", "CPU"), ("cores", "cores"), ("device", "device"), ("gpu", "GPU"), ("python", "Python"),
-                       ("numpy", "NumPy"), ("numpy_blas", "NumPy's BLAS"), ("torch", "PyTorch"), ("torch_blas", "PyTorch's BLAS"),
-                       ("torch_threads", "PyTorch threads"), ("digitlab_commit", "digitlab commit"),
-                       ("load_average_at_start", "load average at start"), ("load_average_at_end", "load average at end")]:
+                       ("numpy", "NumPy"), ("numpy_blas", "NumPy's BLAS"), ("torch", "PyTorch"),
+                       ("torch_blas", "PyTorch's BLAS"), ("torch_threads", "PyTorch threads"),
+                       ("digitlab_commit", "digitlab commit"), ("load_average_at_start", "load average at start"),
+                       ("load_average_at_end", "load average at end")]:
         if key in m:
             lines.append(f"| {label} | {m[key] if m[key] is not None else 'not installed'} |")
-    lines += ["", f"## Float32 matrix-product peak ({peak['size']}x{peak['size']} @ {peak['size']}x{peak['size']}, best of "
-              f"{peak['repeats']}, at the start and the end)", "", "| | GFLOP/s |", "| --- | --- |",
-              f"| NumPy | {peak['numpy']:.1f} |", f"| PyTorch | {peak['torch']:.1f} |" if "torch" in peak else "| PyTorch | not installed |",
+    lines += ["", f"## Float32 matrix-product peak ({peak['size']}x{peak['size']} @ {peak['size']}x{peak['size']}, "
+              f"best of {peak['repeats']}, at the start and the end)", "", "| | GFLOP/s |", "| --- | --- |",
+              f"| NumPy | {peak['numpy']:.1f} |",
+              f"| PyTorch | {peak['torch']:.1f} |" if "torch" in peak else "| PyTorch | not installed |",
               "", "## Training: one epoch (60,000 images), median of the rounds", "",
               "| recipe | batch | steps timed | params (digitlab / PyTorch) | digitlab s/epoch | PyTorch s/epoch "
               "| digitlab / PyTorch | digitlab GFLOP/s | % of NumPy peak | PyTorch GFLOP/s | % of PyTorch peak |",
@@ -444,7 +456,8 @@ def markdown(results):
         lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     lines += [""]
     for name, r in results["training"].items():
-        rounds = "; ".join(("PyTorch " if who == "torch" else "digitlab ") + ", ".join(f"{v:.2f}" for v in r[who]["samples_s"]) + " s"
+        rounds = "; ".join(("PyTorch " if who == "torch" else "digitlab ")
+                           + ", ".join(f"{v:.2f}" for v in r[who]["samples_s"]) + " s"
                            for who in ("digitlab", "torch") if who in r)
         same = (f"; same initial weights, largest output difference {r['max_output_difference']:.1e}"
                 if "max_output_difference" in r else "")
@@ -465,7 +478,8 @@ def markdown(results):
     lines += [f"`{memory['command']}`: max RSS {memory['max_rss_mb']:.0f} MB (10^6 bytes), {memory['seconds']:.1f} s, "
               f"test accuracy {memory['test_accuracy']}"] if memory else [
         "measured in the CPU run only" if results["machine"]["device"] == "gpu" else "skipped (--skip-train-memory)"]
-    lines += ["", "## Targets (issue 7)", "", "```"] + ([] if results["targets"] else ["none: the targets are for the CPU"])
+    lines += ["", "## Targets (issue 7)", "", "```"] + (
+        [] if results["targets"] else ["none: the targets are for the CPU"])
     lines += [f"{row['status']}  {row['target']}: {row['measured']}" for row in results["targets"]] + ["```", ""]
     lines += ["## How it is measured", ""] + [f"- {note}" for note in results["notes"]] + [""]
     return "\n".join(lines)
@@ -481,12 +495,14 @@ NOTES = [
     "own initial weights (keras-mlp: Glorot uniform, zero biases; cnn: truncated normal 0.1, biases 0.1), "
     "with CrossEntropyLoss on logits, torch.optim.RMSprop(lr=1e-3, alpha=0.9, eps=1e-7) or "
     "torch.optim.Adam(lr=1e-4, eps=1e-7), batches gathered from a float32 tensor prepared once, "
-    "torch.set_num_threads(os.cpu_count()); its loop calls loss.item() and counts correct answers each step, as fit does.",
+    "torch.set_num_threads(os.cpu_count()); its loop calls loss.item() and counts correct answers each step, "
+    "as fit does.",
     "Adam's epsilon sits in slightly different places (Keras: outside the bias-corrected sqrt; PyTorch: inside): "
     "the same work, negligibly different numbers.",
-    "Each round times digitlab and PyTorch in turn (which goes first alternates), after a warm-up of 20 keras-mlp or 5 cnn steps each, "
-    f"and each timing starts {SETTLE_SECONDS} s after the last one ended: PyTorch's OpenMP threads keep spinning for a while "
-    "after its work and would slow down whatever ran next. "
+    "Each round times digitlab and PyTorch in turn (which goes first alternates), after a warm-up of "
+    "20 keras-mlp or 5 cnn steps each, "
+    f"and each timing starts {SETTLE_SECONDS} s after the last one ended: PyTorch's OpenMP threads keep spinning "
+    "for a while after its work and would slow down whatever ran next. "
     "Seconds per epoch are the median of the rounds; with fewer steps timed than an epoch holds, the timed seconds "
     "scaled by steps per epoch / steps timed. The ratio is the median of the rounds' own ratios: this machine's "
     "speed drifts by up to a third over minutes (the same cnn steps took 58 and 77 ms minutes apart, nothing else "
@@ -540,7 +556,7 @@ def main(argv=None):
         torch.set_num_threads(os.cpu_count())
         torch.manual_seed(0)
     command = shlex.join(["python", "benchmarks/speed.py", *(sys.argv[1:] if argv is None else argv)])
-    results = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": command,
+    results = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "command": command,
                "quick": args.quick, "machine": machine_info(args.device)}
     load = results["machine"]["load_average_at_start"]
     log(f"digitlab speed benchmark on {results['machine']['cpu']} ({results['machine']['cores']} cores), "
@@ -557,7 +573,9 @@ def main(argv=None):
     tensors = None
     if torch is not None:
         where = "cuda" if args.device == "gpu" else "cpu"
-        as_float = lambda images: (torch.from_numpy(images).float().div_(255)).to(where)
+
+        def as_float(images):
+            return (torch.from_numpy(images).float().div_(255)).to(where)
         tensors = (as_float(x_train), torch.from_numpy(y_train.astype(np.int64)).to(where), as_float(x_test))
 
     def view(name, images):  # PyTorch's input shape for each model

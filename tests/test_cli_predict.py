@@ -61,7 +61,7 @@ def test_bad_files_get_one_line_each_and_the_others_are_still_read(cli, photos):
         "not_an_image": "not an image", "truncated": "truncated", "directory": "folder",
         "blank": "no digit found", "bomb": "pixels", "missing": "no such file",
     }
-    for line, (kind, path) in zip(lines, bad.items()):
+    for line, (kind, path) in zip(lines, bad.items(), strict=True):
         assert line.startswith(f"error: {path}: ") and expected[kind] in line, (kind, line)
     read = result.stdout.strip().splitlines()
     assert [line.split(": ")[1].split()[0] for line in read] == [str(labels[0]), str(labels[1])]

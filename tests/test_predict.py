@@ -13,9 +13,20 @@ from PIL import Image
 from digitlab.data import load_data
 from digitlab.data.photos import camera_photos, render_row
 from digitlab.nn import Dense, Sequential
-from digitlab.predict import (DEFAULT_MODEL, Failure, NumberReading, Prediction, default_model,
-                              plot_predictions, predict_file, predict_files, predict_images,
-                              probabilities, read_number, read_numbers)
+from digitlab.predict import (
+    DEFAULT_MODEL,
+    Failure,
+    NumberReading,
+    Prediction,
+    default_model,
+    plot_predictions,
+    predict_file,
+    predict_files,
+    predict_images,
+    probabilities,
+    read_number,
+    read_numbers,
+)
 from digitlab.preprocess import preprocess
 
 CAMERA_SET = 200

@@ -12,8 +12,7 @@ from digitlab.components import connected_components
 from digitlab.data import load_data
 from digitlab.errors import ImageError, NoDigitError
 from digitlab.images import read_grey
-from digitlab.preprocess import (BOX, CENTRE, find_ink, fit_digit, otsu, preprocess, split_digits,
-                                 stroke_width)
+from digitlab.preprocess import BOX, CENTRE, find_ink, fit_digit, otsu, preprocess, split_digits, stroke_width
 
 
 @pytest.fixture(scope="module")
@@ -296,7 +295,8 @@ def _png_header_only(width, height):
         return struct.pack(">I", len(payload)) + kind + payload + struct.pack(
             ">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+            + chunk(b"IEND", b""))
 
 
 @pytest.mark.parametrize("side", [9000, 50_000])
@@ -356,7 +356,7 @@ def test_connected_components_match_a_flood_fill():
         pieces = connected_components(mask)
         labels, count = _brute_force_labels(mask)
         assert pieces.count == count
-        pairs = {(a, b) for a, b in zip(pieces.labels.ravel(), labels.ravel()) if b}
+        pairs = {(a, b) for a, b in zip(pieces.labels.ravel(), labels.ravel(), strict=True) if b}
         assert len(pairs) == count                       # the same partition, numbered differently
         for index in range(count):
             rows, cols = np.nonzero(pieces.labels == index + 1)
@@ -399,7 +399,7 @@ def test_split_digits_reads_left_to_right(mnist_test):
     assert len(digits) == 4
     lefts = [box[2] for _, box in digits]
     assert lefts == sorted(lefts)
-    for (image, _), digit in zip(digits, x_test[[3, 2, 1, 0]]):
+    for (image, _), digit in zip(digits, x_test[[3, 2, 1, 0]], strict=True):
         assert correlation(image, preprocess(digit)) > 0.85
 
 
@@ -410,7 +410,7 @@ def test_split_digits_cuts_digits_written_touching(mnist_test):
     assert connected_components(page < 128).count < 3                 # some of them touch
     digits = split_digits(page)
     assert len(digits) == 3
-    for (image, _), index in zip(digits, indices):
+    for (image, _), index in zip(digits, indices, strict=True):
         assert correlation(image, preprocess(x_test[index])) > 0.7
 
 

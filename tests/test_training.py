@@ -1,14 +1,18 @@
 """A whole run through the library: train_run writes a run folder that reloads to the same model."""
 
 import json
+import os
+import signal
 
 import numpy as np
 import pytest
 
 from digitlab.data import load_data
 from digitlab.errors import ConfigError
-from digitlab.nn import load_model
-from digitlab.training import make_run_dir, train_run
+from digitlab.nn import Callback, load_model
+from digitlab.nn.checkpoint import load_checkpoint
+from digitlab.recipes import get_recipe
+from digitlab.training import CHECKPOINT, make_run_dir, resume_run, train_run
 
 
 def test_a_short_run_learns_and_its_saved_model_predicts_the_same(tmp_path):
@@ -48,14 +52,6 @@ def test_run_folders_never_collide(tmp_path):
 
 
 # ---------------------------------------------------------------------------- checkpoints and resume
-
-import os
-import signal
-
-from digitlab.nn import Callback
-from digitlab.nn.checkpoint import load_checkpoint
-from digitlab.recipes import get_recipe
-from digitlab.training import CHECKPOINT, resume_run
 
 
 class CtrlCAtStep(Callback):

@@ -108,7 +108,7 @@ def _thick_bands(full, widest):
     padded = np.concatenate([[False], full, [False]]).astype(np.int8)
     starts, ends = np.flatnonzero(np.diff(padded) == 1), np.flatnonzero(np.diff(padded) == -1)
     thick = np.zeros_like(full)
-    for start, end in zip(starts, ends):
+    for start, end in zip(starts, ends, strict=True):
         if end - start > widest:
             thick[start:end] = True
     return thick

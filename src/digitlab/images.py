@@ -18,9 +18,18 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
-from PIL import (BmpImagePlugin, GifImagePlugin, JpegImagePlugin,  # noqa: F401
-                 PngImagePlugin, PpmImagePlugin, TiffImagePlugin, WebPImagePlugin)  # registers them
+from PIL import (  # noqa: F401
+    BmpImagePlugin,
+    GifImagePlugin,
+    Image,
+    ImageOps,
+    JpegImagePlugin,
+    PngImagePlugin,  # registers them
+    PpmImagePlugin,
+    TiffImagePlugin,
+    UnidentifiedImageError,
+    WebPImagePlugin,
+)
 
 from digitlab.errors import ImageError
 

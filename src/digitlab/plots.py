@@ -93,7 +93,7 @@ def sample_grid(images, labels, path, columns=5):
     """Training digits with their labels underneath (the tutorial's 5x5 grid for 25 images)."""
     rows, columns = _grid(len(images), columns)
     figure, axes = _sheet(columns, rows, 1.2, 1.45)
-    for index, (image, label) in enumerate(zip(images, labels)):
+    for index, (image, label) in enumerate(zip(images, labels, strict=True)):
         left, top = _cell(index, columns, 1.2, 1.45)
         _put_digit(axes, image, left + 0.1, top + 0.08, 1.0)
         axes.text(left + 0.6, top + 1.15, str(int(label)), ha="center", va="top", fontsize=12)
@@ -111,7 +111,7 @@ def prediction_grid(images, probabilities, labels, path, columns=3):
     """
     rows, columns = _grid(len(images), columns)
     figure, axes = _sheet(columns, rows, 3.3, 1.6)
-    for index, (image, probs, label) in enumerate(zip(images, probabilities, labels)):
+    for index, (image, probs, label) in enumerate(zip(images, probabilities, labels, strict=True)):
         left, top = _cell(index, columns, 3.3, 1.6)
         probs = np.nan_to_num(np.asarray(probs, float))
         predicted, label = int(probs.argmax()), int(label)
@@ -139,7 +139,7 @@ def mistakes_grid(images, labels, probabilities, path, columns=5):
         return save_png(figure, path)
     rows, columns = _grid(len(images), columns)
     figure, axes = _sheet(columns, rows, 1.8, 2.0)
-    for index, (image, label, probs) in enumerate(zip(images, labels, probabilities)):
+    for index, (image, label, probs) in enumerate(zip(images, labels, probabilities, strict=True)):
         left, top = _cell(index, columns, 1.8, 2.0)
         predicted = int(np.argmax(probs))
         axes.text(left + 0.9, top + 0.25, f"true {int(label)}, said {predicted}", ha="center",

@@ -45,7 +45,7 @@ class Prediction:
         facts = {"file": self.source, "digit": self.digit, "probability": round(self.probability, 6),
                  "top": [{"digit": d, "probability": round(p, 6)} for d, p in self.top]}
         if self.box is not None:
-            facts["box"] = dict(zip(("top", "bottom", "left", "right"), self.box))
+            facts["box"] = dict(zip(("top", "bottom", "left", "right"), self.box, strict=True))
         return facts
 
     def summary(self) -> str:
@@ -159,7 +159,7 @@ def predict_images(images, model=None, top=3, sources=None) -> list[Prediction]:
     images = images.reshape(-1, 28, 28)
     sources = sources or [f"image {i}" for i in range(len(images))]
     probs = probabilities(images, model)
-    return [_prediction(s, p, x, top) for s, p, x in zip(sources, probs, images)]
+    return [_prediction(s, p, x, top) for s, p, x in zip(sources, probs, images, strict=True)]
 
 
 def predict_file(source, model=None, top=3) -> Prediction:
@@ -186,7 +186,7 @@ def predict_files(sources, model=None, top=3) -> list[Prediction | Failure]:
             results[index] = Failure(describe(source), str(error))
     if images:
         names = [describe(sources[index]) for index in where]
-        for index, prediction in zip(where, predict_images(np.stack(images), model, top, names)):
+        for index, prediction in zip(where, predict_images(np.stack(images), model, top, names), strict=True):
             results[index] = prediction
     return results
 
@@ -209,7 +209,7 @@ def read_number(source, model=None, top=3) -> NumberReading:
     pieces = split_digits(source)
     images = np.stack([image for image, _ in pieces])
     probs = probabilities(images, model)
-    digits = [_prediction(name, p, image, top, box) for p, (image, box) in zip(probs, pieces)]
+    digits = [_prediction(name, p, image, top, box) for p, (image, box) in zip(probs, pieces, strict=True)]
     return NumberReading(name, digits)
 
 
@@ -234,7 +234,7 @@ def plot_predictions(results, sources, path):
     digit; a Failure is drawn with its error), ``sources`` the pictures themselves (paths or
     bytes) in the same order.
     """
-    rows = [(digit, source) for result, source in zip(results, sources)
+    rows = [(digit, source) for result, source in zip(results, sources, strict=True)
             for digit in (result.digits if isinstance(result, NumberReading) else [result])]
     results, sources = [row[0] for row in rows], [row[1] for row in rows]
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -250,7 +250,7 @@ def plot_predictions(results, sources, path):
     grid = figure.add_gridspec(rows, 3, width_ratios=(1.2, 1.0, 2.0), left=0.02, right=0.98,
                                top=1 - 0.3 / (2.2 * rows), bottom=0.45 / (2.2 * rows),
                                wspace=0.25, hspace=0.6)
-    for row, (result, source) in enumerate(zip(results, sources)):
+    for row, (result, source) in enumerate(zip(results, sources, strict=True)):
         picture, seen, bars = (figure.add_subplot(grid[row, column]) for column in range(3))
         try:
             picture.imshow(read_grey(source), cmap="gray", vmin=0, vmax=1)

@@ -24,6 +24,7 @@ right. Errors are ``digitlab.errors.ImageError``; a picture without ink is a ``N
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from PIL import Image
@@ -73,7 +74,7 @@ def split_digits(source, *, max_pixels: int = MAX_PIXELS, thicken: bool = True):
     boxes = [found.pieces.box(group) for group in groups]
     row_height = float(np.median([bottom - top + 1 for top, bottom, _, _ in boxes]))
     digits = []
-    for group, (top, bottom, left, right) in zip(groups, boxes):
+    for group, (top, bottom, left, right) in zip(groups, boxes, strict=True):
         ink = _digit_ink(found, group)
         offset = max(left - 1, 0)                                # _digit_ink keeps a 1-pixel margin
         for start, stop in split_touching(ink, row_height):
@@ -97,7 +98,7 @@ def split_touching(ink: np.ndarray, row_height: float) -> list[tuple[int, int]]:
         low, high = max(expected - reach, 1), min(expected + reach, width - 1)
         cuts.append(low + int(np.argmin(columns[low:high + 1])))
     edges = [0, *cuts, width]
-    return [(a, b) for a, b in zip(edges, edges[1:]) if columns[a:b].sum() > 0]
+    return [(a, b) for a, b in pairwise(edges) if columns[a:b].sum() > 0]
 
 
 # ----------------------------------------------------------------------------- 2. ink

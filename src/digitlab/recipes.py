@@ -5,12 +5,24 @@ A recipe is a frozen dataclass: the model builder, the optimizer, the loss and h
 """
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Callable
 
 from digitlab.errors import ConfigError
-from digitlab.nn import (BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPool2D, PReLU, ReLU,
-                         Sequential, initializers, losses, optimizers)
+from digitlab.nn import (
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    MaxPool2D,
+    PReLU,
+    ReLU,
+    Sequential,
+    initializers,
+    losses,
+    optimizers,
+)
 
 
 @dataclass(frozen=True)
@@ -152,7 +164,8 @@ RECIPES = {
         ),
         Recipe(
             name="tf-fullbatch", source="001",
-            description="784-128 sigmoid-256 sigmoid-10 softmax, normal(0.05) init, Adam on all 60,000 images a step, 100 steps",
+            description="784-128 sigmoid-256 sigmoid-10 softmax, normal(0.05) init, "
+                        "Adam on all 60,000 images a step, 100 steps",
             tutorial_result="test accuracy printed every 10 steps",
             build=lambda: _mlp(128, 256, activation="sigmoid", kernel=initializers.normal(0.05)),
             optimizer="adam", batch_size=60_000, steps=100, report_every=10,
@@ -161,7 +174,8 @@ RECIPES = {
         ),
         Recipe(
             name="numpy-relu", source="002",
-            description="784-100 ReLU-10 softmax, randn/sqrt(fan_in) weights, randn biases, SGD 0.01, batch 100, 10 epochs",
+            description="784-100 ReLU-10 softmax, randn/sqrt(fan_in) weights, randn biases, "
+                        "SGD 0.01, batch 100, 10 epochs",
             tutorial_result="test accuracy 0.9203 after 10 epochs",
             build=lambda: _mlp(100, kernel="scaled_normal", bias=initializers.normal(1.0)),
             optimizer="sgd", learning_rate=0.01, batch_size=100, epochs=10, shuffle=False,
@@ -169,7 +183,8 @@ RECIPES = {
         ),
         Recipe(
             name="tf-sigmoid", source="003",
-            description="784-128 sigmoid-256 sigmoid-10 softmax, normal(0.05) init, SGD 0.001 on summed CE, batch 256, 3000 steps",
+            description="784-128 sigmoid-256 sigmoid-10 softmax, normal(0.05) init, "
+                        "SGD 0.001 on summed CE, batch 256, 3000 steps",
             tutorial_result="batch accuracy ~0.93-0.95 by step 3000",
             build=lambda: _mlp(128, 256, activation="sigmoid", kernel=initializers.normal(0.05)),
             optimizer="sgd", learning_rate=0.001, loss_reduction="sum",
@@ -177,7 +192,8 @@ RECIPES = {
         ),
         Recipe(
             name="two-layer", source="004",
-            description="784-50 sigmoid-10 softmax, 0.01*randn init, SGD 0.1, batch 100 drawn with replacement, 20000 steps",
+            description="784-50 sigmoid-10 softmax, 0.01*randn init, "
+                        "SGD 0.1, batch 100 drawn with replacement, 20000 steps",
             tutorial_result="train/test accuracy curves over 20000 steps",
             build=lambda: _mlp(50, activation="sigmoid", kernel=initializers.normal(0.01)),
             optimizer="sgd", learning_rate=0.1, batch_size=100, steps=20_000, report_every=600,
@@ -206,7 +222,8 @@ RECIPES = {
         ),
         Recipe(
             name="best", source="ours",
-            description="3 conv blocks with batch norm, fc256, dropout; augmented digits, Adam with cosine decay, 10 epochs",
+            description="3 conv blocks with batch norm, fc256, dropout; "
+                        "augmented digits, Adam with cosine decay, 10 epochs",
             tutorial_result="(ours) at least 0.995 in at most 15 minutes on a 2-core CPU",
             build=_best_cnn,
             optimizer="adam", learning_rate=2e-3, batch_size=128, epochs=10, augment=True,

@@ -15,7 +15,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +29,8 @@ from digitlab.files import write_json
 from digitlab.nn import Callback, CosineDecay, EpochLog, ProgressBar, Sequential, TerminateOnNaN
 from digitlab.nn.backend import set_device
 from digitlab.nn.batching import num_batches
-from digitlab.nn.checks import number, whole_number
 from digitlab.nn.checkpoint import load_checkpoint, save_checkpoint
+from digitlab.nn.checks import number, whole_number
 from digitlab.recipes import DEFAULT_RECIPE, get_recipe
 from digitlab.report import write_report
 
@@ -93,7 +93,7 @@ def train_run(recipe=DEFAULT_RECIPE, *, epochs=None, steps=None, batch_size=None
                 "learning_rate": learning_rate, "seed": seed, "dry_run": dry_run,
                 "train_samples": train_samples, "test_samples": test_samples, "device": device}
     load_data()  # a damaged dataset is reported before a run folder is made
-    run_dir = make_run_dir(out, recipe, datetime.now(timezone.utc))
+    run_dir = make_run_dir(out, recipe, datetime.now(UTC))
     write_json(run_dir / "config.json", {"settings": settings})
     return _train(settings, run_dir, None, verbose, progress_bar, callbacks)
 

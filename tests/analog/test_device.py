@@ -65,7 +65,7 @@ def test_neurosims_worked_example_for_ag_a_si():
 def test_every_row_of_the_table_converts_both_ways():
     labels, values = table()
     assert len(labels) == 900 and labels[0] == 0.01 and labels[-1] == 9.0
-    for label, a in zip(labels, values):
+    for label, a in zip(labels, values, strict=True):
         assert a_from_label(label) == a and a_from_label(-label) == -a
         assert label_from_a(a) == label and label_from_a(-a) == -label
 

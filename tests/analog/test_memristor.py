@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from digitlab.analog.memristor import (MEMRISTOR_DEVICES, MEMRISTOR_SETUP, SEED_001_NONLINEAR,
-                                       build_memristor_network)
+from digitlab.analog.memristor import MEMRISTOR_DEVICES, MEMRISTOR_SETUP, SEED_001_NONLINEAR, build_memristor_network
 
 
 def test_the_recipe_keeps_the_tutorials_choices():

@@ -139,7 +139,7 @@ def test_writing_towards_a_target_takes_the_nearest_whole_number_of_pulses(name)
     for synapses, write in ((fast, fast._write_toward_single), (general, general._write_toward_general)):
         synapses.program(start)
         results.append(write(targets, where, 0.5))
-    for a, b in zip(*results):
+    for a, b in zip(*results, strict=True):
         np.testing.assert_allclose(a, b, atol=2e-6)
     before, after, up, down = results[0]
     np.testing.assert_allclose(before, start, atol=1e-6)

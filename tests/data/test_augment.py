@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from digitlab.data import load_data
-from digitlab.data.augment import (Augmentation, affine, augment, max_filter3, min_filter3,
-                                   stroke_thickness)
+from digitlab.data.augment import Augmentation, affine, augment, max_filter3, min_filter3, stroke_thickness
 
 NONE = Augmentation(max_shift=0, max_rotation=0, scale=(1, 1), max_shear=0, thicken=0, thin=0)
 

@@ -11,8 +11,17 @@ import numpy as np
 import pytest
 
 from digitlab.data import load_data
-from digitlab.data.download import (DATASETS, FILES, RemoteDataset, cache_dir, dataset_folder, download,
-                                    is_cached, list_datasets, load_dataset)
+from digitlab.data.download import (
+    DATASETS,
+    FILES,
+    RemoteDataset,
+    cache_dir,
+    dataset_folder,
+    download,
+    is_cached,
+    list_datasets,
+    load_dataset,
+)
 from digitlab.data.idx import write_idx
 from digitlab.errors import ConfigError, DataError
 
@@ -110,7 +119,7 @@ def _dataset(files, *mirrors):
 
 def _assert_arrays(loaded, arrays):
     (x_train, y_train), (x_test, y_test) = loaded
-    for got, name in zip((x_train, y_train, x_test, y_test), FILES):
+    for got, name in zip((x_train, y_train, x_test, y_test), FILES, strict=True):
         assert got.dtype == np.uint8
         np.testing.assert_array_equal(got, arrays[name])
 
@@ -282,7 +291,8 @@ def test_cli_lists_the_datasets_and_the_cache(cli, tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split()[:2] == ["mnist", "bundled"]
-    assert [line.split()[:3] for line in lines[1:3]] == [["fashion-mnist", "not", "cached"], ["kmnist", "not", "cached"]]
+    assert [line.split()[:3] for line in lines[1:3]] == [["fashion-mnist", "not", "cached"],
+                                                         ["kmnist", "not", "cached"]]
     assert lines[-1] == f"cache: {tmp_path}"
 
 

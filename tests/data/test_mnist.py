@@ -90,7 +90,7 @@ def test_other_folder_with_uncompressed_files(fake_mnist):
         (folder / stem).write_bytes(gzip.decompress((folder / f"{stem}.gz").read_bytes()))
         (folder / f"{stem}.gz").unlink()
     (x_train, y_train), (x_test, y_test) = load_data(folder)
-    for got, want in zip([x_train, y_train, x_test, y_test], arrays):
+    for got, want in zip([x_train, y_train, x_test, y_test], arrays, strict=True):
         np.testing.assert_array_equal(got, want)
 
 

@@ -15,8 +15,20 @@ ort = pytest.importorskip("onnxruntime")
 from digitlab.data import load_data  # noqa: E402
 from digitlab.errors import ExportError  # noqa: E402
 from digitlab.export import TOLERANCE, export_checked, export_onnx, onnx_graph, verify_onnx  # noqa: E402
-from digitlab.nn import (BatchNormalization, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D,  # noqa: E402
-                         PReLU, Sequential, Sigmoid, Softmax, Tanh)
+from digitlab.nn import (  # noqa: E402
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    Layer,
+    MaxPool2D,
+    PReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from digitlab.recipes import get_recipe  # noqa: E402
 
 
@@ -33,7 +45,7 @@ def _settle_batch_norm(model, images):
         layer.momentum = 0.0
     if layers:
         model.forward(model._inputs(images), training=True)
-    for layer, momentum in zip(layers, saved):
+    for layer, momentum in zip(layers, saved, strict=True):
         layer.momentum = momentum
     return model
 

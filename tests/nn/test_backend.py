@@ -7,8 +7,23 @@ import types
 import numpy as np
 import pytest
 
-from digitlab.nn import (BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPool2D, PReLU, ReLU, Sequential,
-                         Sigmoid, Softmax, Tanh, load_model, losses, optimizers)
+from digitlab.nn import (
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    MaxPool2D,
+    PReLU,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    load_model,
+    losses,
+    optimizers,
+)
 from digitlab.nn.backend import as_float32, get_device, set_device, strided_view, to_device, to_numpy
 
 
@@ -64,7 +79,8 @@ def test_a_cuda_driver_cupy_cannot_use_is_reported_with_what_to_do(monkeypatch):
     def no_driver():
         raise RuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient")
 
-    fake_cupy = types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=no_driver)))
+    runtime = types.SimpleNamespace(getDeviceCount=no_driver)
+    fake_cupy = types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=runtime))
     monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
     with pytest.raises(RuntimeError, match="cudaErrorInsufficientDriver.*--device cpu"):
         set_device("gpu")

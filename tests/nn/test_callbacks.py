@@ -6,8 +6,20 @@ import math
 import numpy as np
 import pytest
 
-from digitlab.nn import (SGD, Adam, Callback, Dense, EarlyStopping, EpochLog, LearningRateScheduler,
-                         ModelCheckpoint, ProgressBar, Sequential, TerminateOnNaN, load_model)
+from digitlab.nn import (
+    SGD,
+    Adam,
+    Callback,
+    Dense,
+    EarlyStopping,
+    EpochLog,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ProgressBar,
+    Sequential,
+    TerminateOnNaN,
+    load_model,
+)
 
 
 def blobs(seed=0, n=32, features=10, classes=4):

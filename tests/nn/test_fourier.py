@@ -66,7 +66,7 @@ def test_fourier_gives_im2col_values_and_gradients(filters, kernel_size, padding
     x = np.random.default_rng(4).standard_normal((3, *input_shape)).astype(np.float32)
     by_windows = results(conv(filters, kernel_size, padding, use_bias, input_shape, "im2col", np.float32), x)
     by_fourier = results(conv(filters, kernel_size, padding, use_bias, input_shape, "fourier", np.float32), x)
-    for expected, got in zip(by_windows, by_fourier):
+    for expected, got in zip(by_windows, by_fourier, strict=True):
         assert got.dtype == np.float32
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=2e-5 * np.abs(expected).max())
 
@@ -105,7 +105,7 @@ def test_split_into_parts_gives_the_unsplit_values_and_gradients(monkeypatch):
     monkeypatch.setattr(parallel, "WORKERS", 3)
     with parallel.engine_threads():
         split = results(layer, x)
-    for expected, got in zip(whole, split):
+    for expected, got in zip(whole, split, strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 

@@ -6,8 +6,19 @@ import numpy as np
 import pytest
 
 from digitlab.nn import initializers
-from digitlab.nn.initializers import (constant, fans, glorot_normal, glorot_uniform, he_normal, he_uniform,
-                                      normal, ones, scaled_normal, truncated_normal, zeros)
+from digitlab.nn.initializers import (
+    constant,
+    fans,
+    glorot_normal,
+    glorot_uniform,
+    he_normal,
+    he_uniform,
+    normal,
+    ones,
+    scaled_normal,
+    truncated_normal,
+    zeros,
+)
 
 DENSE = (300, 200)
 CONV = (32, 16, 3, 3)  # (out, in, kh, kw): fan_in 144, fan_out 288

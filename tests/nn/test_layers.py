@@ -8,8 +8,23 @@ import numpy as np
 import pytest
 
 from digitlab.nn import layers
-from digitlab.nn.layers import (LAYERS, BatchNormalization, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D, PReLU, ReLU,
-                                Sigmoid, Softmax, Tanh, activation_layer, layer_from_config)
+from digitlab.nn.layers import (
+    LAYERS,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    Layer,
+    MaxPool2D,
+    PReLU,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    activation_layer,
+    layer_from_config,
+)
 
 
 def built64(layer, input_shape, seed=0):

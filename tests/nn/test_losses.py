@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from digitlab.nn import losses
-from digitlab.nn.losses import (BinaryCrossEntropy, CategoricalCrossEntropy, MeanSquaredError,
-                                SoftmaxCrossEntropy)
+from digitlab.nn.losses import BinaryCrossEntropy, CategoricalCrossEntropy, MeanSquaredError, SoftmaxCrossEntropy
 
 REDUCTIONS = ["mean", "sum"]
 N, K = 4, 5

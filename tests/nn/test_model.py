@@ -6,8 +6,23 @@ import json
 import numpy as np
 import pytest
 
-from digitlab.nn import (SGD, Adam, Callback, Conv2D, Dense, Dropout, Flatten, History, Layer, MaxPool2D,
-                         PReLU, ReLU, Sequential, Softmax, SoftmaxCrossEntropy)
+from digitlab.nn import (
+    SGD,
+    Adam,
+    Callback,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    History,
+    Layer,
+    MaxPool2D,
+    PReLU,
+    ReLU,
+    Sequential,
+    Softmax,
+    SoftmaxCrossEntropy,
+)
 from digitlab.nn.losses import CategoricalCrossEntropy
 
 

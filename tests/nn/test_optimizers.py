@@ -45,8 +45,8 @@ def assert_close(actual, expected):
 
 def test_sgd_one_and_two_steps():
     lr = 0.1
-    step1 = [w - lr * g for w, g in zip(W0, G1)]
-    step2 = [w - lr * g for w, g in zip(step1, G2)]
+    step1 = [w - lr * g for w, g in zip(W0, G1, strict=True)]
+    step2 = [w - lr * g for w, g in zip(step1, G2, strict=True)]
     values = run(SGD(learning_rate=lr), [G1, G2])
     assert_close(values[0], step1)
     assert_close(values[1], step2)
@@ -56,14 +56,14 @@ def test_sgd_momentum_one_and_two_steps():
     lr, m = 0.1, 0.9
     w, v, expected = list(W0), [0.0] * 3, []
     for g in (G1, G2):
-        v = [m * vi - lr * gi for vi, gi in zip(v, g)]
-        w = [wi + vi for wi, vi in zip(w, v)]
+        v = [m * vi - lr * gi for vi, gi in zip(v, g, strict=True)]
+        w = [wi + vi for wi, vi in zip(w, v, strict=True)]
         expected.append(w)
     values = run(SGD(learning_rate=lr, momentum=m), [G1, G2])
     assert_close(values[0], expected[0])
     assert_close(values[1], expected[1])
     # The first step is plain SGD; the second remembers the first.
-    assert_close(values[0], [wi - lr * gi for wi, gi in zip(W0, G1)])
+    assert_close(values[0], [wi - lr * gi for wi, gi in zip(W0, G1, strict=True)])
     assert values[1][0] == pytest.approx(W0[0] + (-lr * 0.1) + (m * (-lr * 0.1) - lr * -0.4))
 
 
@@ -71,8 +71,8 @@ def test_sgd_nesterov_one_and_two_steps():
     lr, m = 0.1, 0.9
     w, v, expected = list(W0), [0.0] * 3, []
     for g in (G1, G2):
-        v = [m * vi - lr * gi for vi, gi in zip(v, g)]
-        w = [wi + m * vi - lr * gi for wi, vi, gi in zip(w, v, g)]
+        v = [m * vi - lr * gi for vi, gi in zip(v, g, strict=True)]
+        w = [wi + m * vi - lr * gi for wi, vi, gi in zip(w, v, g, strict=True)]
         expected.append(w)
     values = run(SGD(learning_rate=lr, momentum=m, nesterov=True), [G1, G2])
     assert_close(values[0], expected[0])
@@ -85,8 +85,8 @@ def test_rmsprop_one_and_two_steps():
     lr, rho, eps = 0.01, 0.9, 1e-7
     w, s, expected = list(W0), [0.0] * 3, []
     for g in (G1, G2):
-        s = [rho * si + (1 - rho) * gi * gi for si, gi in zip(s, g)]
-        w = [wi - lr * gi / (math.sqrt(si) + eps) for wi, gi, si in zip(w, g, s)]
+        s = [rho * si + (1 - rho) * gi * gi for si, gi in zip(s, g, strict=True)]
+        w = [wi - lr * gi / (math.sqrt(si) + eps) for wi, gi, si in zip(w, g, s, strict=True)]
         expected.append(w)
     values = run(RMSprop(learning_rate=lr, rho=rho), [G1, G2])
     assert_close(values[0], expected[0])
@@ -99,16 +99,16 @@ def test_adam_one_and_two_steps():
     lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-7
     w, m, v, expected = list(W0), [0.0] * 3, [0.0] * 3, []
     for t, g in enumerate((G1, G2), start=1):
-        m = [b1 * mi + (1 - b1) * gi for mi, gi in zip(m, g)]
-        v = [b2 * vi + (1 - b2) * gi * gi for vi, gi in zip(v, g)]
+        m = [b1 * mi + (1 - b1) * gi for mi, gi in zip(m, g, strict=True)]
+        v = [b2 * vi + (1 - b2) * gi * gi for vi, gi in zip(v, g, strict=True)]
         lr_t = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
-        w = [wi - lr_t * mi / (math.sqrt(vi) + eps) for wi, mi, vi in zip(w, m, v)]
+        w = [wi - lr_t * mi / (math.sqrt(vi) + eps) for wi, mi, vi in zip(w, m, v, strict=True)]
         expected.append(w)
     values = run(Adam(learning_rate=lr), [G1, G2])
     assert_close(values[0], expected[0])
     assert_close(values[1], expected[1])
     # Adam's first step is about lr * sign(g).
-    for before, after, g in zip(W0, values[0], G1):
+    for before, after, g in zip(W0, values[0], G1, strict=True):
         assert after - before == pytest.approx(-lr * math.copysign(1, g), rel=1e-4)
 
 

@@ -7,8 +7,18 @@ import numpy as np
 import pytest
 import threadpoolctl
 
-from digitlab.nn import (BatchNormalization, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential, layers,
-                         optimizers, parallel)
+from digitlab.nn import (
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Flatten,
+    MaxPool2D,
+    ReLU,
+    Sequential,
+    layers,
+    optimizers,
+    parallel,
+)
 from digitlab.nn.backend import as_float32
 from digitlab.nn.callbacks import Callback
 from digitlab.nn.optimizers import SGD, Adam, RMSprop
@@ -80,7 +90,8 @@ def test_inference_shared_out_between_threads_gives_the_outputs_and_evaluation_o
     monkeypatch.setattr(parallel, "WORKERS", 3)
     threads = set()
     forward = model.layers[-1].forward
-    monkeypatch.setattr(model.layers[-1], "forward", lambda *a, **k: threads.add(threading.get_ident()) or forward(*a, **k))
+    monkeypatch.setattr(model.layers[-1], "forward",
+                        lambda *a, **k: threads.add(threading.get_ident()) or forward(*a, **k))
     shared = model.predict_proba(x, batch_size=7), model.evaluate(x, y, batch_size=7)
     assert len(threads) > 1
     np.testing.assert_array_equal(shared[0], alone[0])
@@ -118,7 +129,7 @@ def _assert_split_gives_unsplit_results(monkeypatch, layer, x, input_shape):
     monkeypatch.setattr(parallel, "WORKERS", 3)
     with parallel.engine_threads():
         split = _layer_results(layer, x, np.random.default_rng(1))
-    for expected, got in zip(whole, split):
+    for expected, got in zip(whole, split, strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
@@ -166,7 +177,7 @@ def test_split_optimizer_steps_give_the_unsplit_parameters(monkeypatch, optimize
         layer.build((11,), np.random.default_rng(0))
         opt = type(optimizer)(**optimizer.config())
         for step in range(3):
-            for key, grad in layer.grads.items():
+            for grad in layer.grads.values():
                 grad[...] = np.random.default_rng(step).standard_normal(grad.shape)
             opt.step([layer])
         return {key: value.copy() for key, value in layer.params.items()}

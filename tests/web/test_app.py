@@ -13,13 +13,13 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 
-from fastapi.testclient import TestClient  # noqa: E402
-from PIL import Image  # noqa: E402
+from fastapi.testclient import TestClient
+from PIL import Image
 
-from digitlab.errors import ModelFileError  # noqa: E402
-from digitlab.predict import DEFAULT_MODEL, default_model, predict_file, read_number  # noqa: E402
-from digitlab.web import app as web  # noqa: E402
-from digitlab.web.app import MAX_BODY, MAX_PIXELS, Problem, check_pixels, create_app  # noqa: E402
+from digitlab.errors import ModelFileError
+from digitlab.predict import DEFAULT_MODEL, default_model, predict_file, read_number
+from digitlab.web import app as web
+from digitlab.web.app import MAX_BODY, MAX_PIXELS, Problem, check_pixels, create_app
 
 PNG = {"content-type": "image/png"}
 

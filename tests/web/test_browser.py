@@ -7,6 +7,7 @@ Each test saves a screenshot in its tmp_path (``pytest --basetemp=DIR`` keeps th
 
 import io
 import math
+from itertools import pairwise
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -78,7 +79,7 @@ def _mouse_stroke(page, stroke, release=True):
     points = _canvas_points(page, stroke)
     page.mouse.move(*points[0])
     page.mouse.down()
-    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+    for (x0, y0), (x1, y1) in pairwise(points):
         page.mouse.move(x1, y1, steps=max(1, round(math.hypot(x1 - x0, y1 - y0) / 5)))
     if release:
         page.mouse.up()
@@ -194,7 +195,7 @@ def test_on_a_phone_a_finger_draws(browser, live_server, drawings, tmp_path):
         for stroke in drawings["place"](drawings["DIGITS"][7], 0.15, 0.12, 0.7, 0.76):
             points = _canvas_points(page, stroke)
             fine = [(x0 + (x1 - x0) * t / 8, y0 + (y1 - y0) * t / 8)
-                    for (x0, y0), (x1, y1) in zip(points, points[1:]) for t in range(8)] + [points[-1]]
+                    for (x0, y0), (x1, y1) in pairwise(points) for t in range(8)] + [points[-1]]
             session.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [_touch(*fine[0])]})
             for x, y in fine[1:]:
                 session.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [_touch(x, y)]})

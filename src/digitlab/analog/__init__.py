@@ -23,7 +23,11 @@ _EXPORTS = {
     "load_device": "device_file", "read_measurement": "measured", "run_memristor": "memristor",
     "save_device": "device_file", "train_neurosim": "neurosim", "train_on_device": "training",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [  # the keys of _EXPORTS, sorted
+    "AnalogSetup", "Comparison", "Device", "DeviceFit", "DeviceRun", "PRESETS", "RULES", "Synapses", "a_from_label",
+    "compare", "fit_device", "get_device", "get_rule", "label_from_a", "load_device", "read_measurement",
+    "run_memristor", "save_device", "train_neurosim", "train_on_device",
+]
 
 
 def __getattr__(name):

@@ -6,9 +6,9 @@ usage errors (exit 2).
 
 import click
 
-from digitlab.cli_types import SEED, PngFile, PositiveNumber
 from digitlab.analog.rules import DESCRIPTIONS, RULES
 from digitlab.analog.setup import AnalogSetup
+from digitlab.cli_types import SEED, PngFile, PositiveNumber
 
 DEFAULTS = AnalogSetup()
 RECIPES = ("memristor",)

@@ -8,7 +8,7 @@ parameters and accuracy per epoch), ``accuracy.png``, ``curves.png`` and ``repor
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -17,7 +17,7 @@ import digitlab
 from digitlab.analog import plots
 from digitlab.analog.presets import get_device
 from digitlab.analog.report import text_table, write_report
-from digitlab.analog.setup import AnalogSetup
+from digitlab.analog.setup import DEFAULT_SETUP, AnalogSetup
 from digitlab.analog.training import compare_devices
 from digitlab.data import load_data
 from digitlab.files import write_json
@@ -40,7 +40,7 @@ class Comparison:
         return text_table(self.runs)
 
 
-def compare(devices, setup=AnalogSetup(), out="runs", name=None, progress=None, dry_run=False,
+def compare(devices, setup=DEFAULT_SETUP, out="runs", name=None, progress=None, dry_run=False,
             data=None) -> Comparison:
     """Train ``setup`` on every device (presets, device files or Devices) and write the run folder.
 
@@ -60,7 +60,7 @@ def compare(devices, setup=AnalogSetup(), out="runs", name=None, progress=None, 
         return tqdm(total=total, desc=f"{device.name:>12}", unit="batch", leave=True, disable=not enabled,
                     file=sys.stderr, mininterval=0.5)
 
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     clock = time.perf_counter()
     runs = compare_devices(devices, setup, data or load_data(), progress_factory=bar, max_batches=max_batches)
     seconds = time.perf_counter() - clock

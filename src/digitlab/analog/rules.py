@@ -108,7 +108,7 @@ class MixedPrecision(Rule):
         sigmas of one pulse's write noise; never where the device cannot move that way."""
         state = synapses.state
         floor = np.float32(self.noise_floor * synapses.device.c2c * synapses.pulse_span)
-        for key, sign, step in zip(("up", "low"), (1, -1), steps):   # fire at residual >= up or <= low
+        for key, sign, step in zip(("up", "low"), (1, -1), steps, strict=True):   # fire at residual >= up or <= low
             step = step.reshape(-1)
             limit = np.maximum(np.float32(self.threshold) * step, floor)
             limit[step <= 0] = np.inf

@@ -46,3 +46,6 @@ class AnalogSetup:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+DEFAULT_SETUP = AnalogSetup()  # the default of every function that takes a setup (frozen, so one is safe to share)

@@ -150,7 +150,7 @@ class Synapses:
             return self._weights([raised], where) - now, now - self._weights([lowered], where)
         plus, minus = states
         more = [np.minimum(u + (c.at("c_up", where) - u) * c.at("e_up", where), 1)
-                for u, c in zip(states, self.curves)]
+                for u, c in zip(states, self.curves, strict=True)]
         return self._weights([more[0], minus], where) - now, now - self._weights([plus, more[1]], where)
 
     def pulses_to(self, targets, where=None, now=None) -> np.ndarray:
@@ -165,7 +165,8 @@ class Synapses:
             goal = self._state_for(0.5 * (np.clip(targets, -1, 1) + 1), self.curves[0], where)
             return self._count(0, goal, up, where)
         plus, minus = (_take(g.reshape(-1), where) for g in self.g)
-        read_plus, read_minus = (self._conductance(u, c, where) for u, c in zip((plus, minus), self.curves))
+        read_plus, read_minus = (self._conductance(u, c, where)
+                                 for u, c in zip((plus, minus), self.curves, strict=True))
         goal_plus = self._state_for(np.clip(targets + read_minus, 0, 1), self.curves[0], where)
         goal_minus = self._state_for(np.clip(read_plus - targets, 0, 1), self.curves[1], where)
         always_up = np.ones(targets.shape, bool)
@@ -296,7 +297,7 @@ class Synapses:
         w_max = np.float32(self.w_max)
         if self.count == 1:
             return (2 * w_max) * self._conductance(states[0], self.curves[0], where) - w_max
-        plus, minus = (self._conductance(u, c, where) for u, c in zip(states, self.curves))
+        plus, minus = (self._conductance(u, c, where) for u, c in zip(states, self.curves, strict=True))
         return w_max * (plus - minus)
 
     def __repr__(self):

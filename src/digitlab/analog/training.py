@@ -16,7 +16,7 @@ import numpy as np
 from digitlab.analog.device import Device, curve
 from digitlab.analog.presets import get_device
 from digitlab.analog.rules import get_rule
-from digitlab.analog.setup import AnalogSetup
+from digitlab.analog.setup import DEFAULT_SETUP, AnalogSetup
 from digitlab.analog.weights import DeviceWeights
 from digitlab.data import load_data
 from digitlab.nn import SGD, Dense, Sequential, parallel
@@ -52,7 +52,7 @@ def build_network(setup: AnalogSetup) -> Sequential:
 
 
 @parallel.engine_threads()
-def train_on_device(device, setup=AnalogSetup(), data=None, progress=None, max_batches=None) -> DeviceRun:
+def train_on_device(device, setup=DEFAULT_SETUP, data=None, progress=None, max_batches=None) -> DeviceRun:
     """Train ``setup``'s network with its kernels on ``device``; test after every epoch.
 
     ``data``: ((x_train, y_train), (x_test, y_test)) as ``load_data`` gives them (loaded if None).
@@ -125,7 +125,7 @@ def _initial(kernel, device, setup, rng):
     return (setup.w_max * (2 * curve(level, device.a_ltp) - 1)).astype(np.float32)
 
 
-def compare_devices(devices, setup=AnalogSetup(), data=None, progress_factory=None, max_batches=None):
+def compare_devices(devices, setup=DEFAULT_SETUP, data=None, progress_factory=None, max_batches=None):
     """Train ``setup`` on each device in turn; returns their DeviceRuns (same seed for each)."""
     data = data or load_data()
     runs = []

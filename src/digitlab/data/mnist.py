@@ -104,7 +104,7 @@ def _load_verified(directory: str | os.PathLike | None) -> MnistArrays:
         if cached is not None and cached[0] == fingerprint:
             return cached[1]
         arrays = tuple(
-            read_idx(path, MNIST_SHA256[stem], remedy=remedy) for path, stem in zip(paths, _FILE_ORDER)
+            read_idx(path, MNIST_SHA256[stem], remedy=remedy) for path, stem in zip(paths, _FILE_ORDER, strict=True)
         )
         for array in arrays:
             array.flags.writeable = False

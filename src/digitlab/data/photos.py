@@ -40,7 +40,7 @@ def render_row(digits, rng: np.random.Generator) -> bytes:
     height = inks[0].shape[0]
     gaps = [np.zeros((height, int(height * rng.uniform(-0.15, 0.1)) + height // 4), np.float32)
             for _ in inks]
-    row = np.concatenate([part for ink, gap in zip(inks, gaps) for part in (ink, gap)][:-1], axis=1)
+    row = np.concatenate([part for ink, gap in zip(inks, gaps, strict=True) for part in (ink, gap)][:-1], axis=1)
     return _photograph(row, rng)
 
 

@@ -10,8 +10,18 @@ module never fails; without them the functions raise ExportError saying what to 
 """
 
 from digitlab.errors import ExportError
-from digitlab.export.onnx import (INPUT_NAME, IR_VERSION, OPSET, OUTPUT_NAME, TOLERANCE, ensure_installed,
-                                  export_checked, export_onnx, onnx_graph, verify_onnx)
+from digitlab.export.onnx import (
+                                  INPUT_NAME,
+                                  IR_VERSION,
+                                  OPSET,
+                                  OUTPUT_NAME,
+                                  TOLERANCE,
+                                  ensure_installed,
+                                  export_checked,
+                                  export_onnx,
+                                  onnx_graph,
+                                  verify_onnx,
+)
 
 __all__ = ["INPUT_NAME", "IR_VERSION", "OPSET", "OUTPUT_NAME", "TOLERANCE", "ExportError", "ensure_installed",
            "export_checked", "export_onnx", "onnx_graph", "verify_onnx"]

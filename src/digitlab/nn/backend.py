@@ -76,7 +76,7 @@ def strided_view(array, shape, strides):
     return _cupy().lib.stride_tricks.as_strided(array, shape, strides)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def elementwise_kernel(inputs, outputs, body, name):
     """A CUDA kernel that runs ``body`` (C, for one element) over whole arrays: CuPy's
     ElementwiseKernel, made once for each distinct source."""

@@ -12,7 +12,6 @@ from digitlab.nn import parallel
 from digitlab.nn.backend import elementwise_kernel
 from digitlab.nn.checks import number
 
-
 # Parameters at least this large (1 MB of float32, a core's L2 cache here) are updated in parts, one
 # per core (see parallel.py). A smaller one stays in the cache of the core that runs the layers:
 # updating half of it on another core would move that half there, and the next forward pass would

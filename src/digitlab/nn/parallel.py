@@ -21,6 +21,7 @@ import os
 import queue
 import threading
 from contextlib import contextmanager
+from itertools import pairwise
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -78,7 +79,7 @@ def parts(length, nanoseconds, array=None):
     count = min(WORKERS, length, int(nanoseconds // MIN_PART_NS)) if splitting(array) else 1
     count = max(count, 1)
     bounds = [length * k // count for k in range(count + 1)]
-    return [slice(start, stop) for start, stop in zip(bounds, bounds[1:])]
+    return [slice(start, stop) for start, stop in pairwise(bounds)]
 
 
 def run(function, slices):

@@ -4,6 +4,7 @@ not exactly what it claims to be is refused with a ModelFileError before anythin
 """
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -65,12 +66,14 @@ def _check_header(header, data_length, not_ours):
         if (not isinstance(offsets, list) or len(offsets) != 2
                 or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
                 or not 0 <= offsets[0] <= offsets[1] <= data_length):
-            raise ModelFileError(f"{not_ours}: tensor {name}'s data offsets {offsets!r} lie outside the file (a damaged or truncated file)")
+            raise ModelFileError(f"{not_ours}: tensor {name}'s data offsets {offsets!r} lie outside the file "
+                                 "(a damaged or truncated file)")
         if offsets[1] - offsets[0] != int(np.prod(shape, dtype=np.int64)) * _DTYPE_SIZES[entry["dtype"]]:
-            raise ModelFileError(f"{not_ours}: tensor {name}'s {offsets[1] - offsets[0]} bytes do not fit shape {shape}")
+            raise ModelFileError(f"{not_ours}: tensor {name}'s {offsets[1] - offsets[0]} bytes "
+                                 f"do not fit shape {shape}")
         spans.append((offsets[0], offsets[1], name))
     spans.sort()
-    for (_, end, first), (begin, _, second) in zip(spans, spans[1:]):
+    for (_, end, first), (begin, _, second) in pairwise(spans):
         if begin < end:
             raise ModelFileError(f"{not_ours}: tensors {first} and {second} overlap")
 

@@ -39,7 +39,8 @@ from starlette.requests import ClientDisconnect
 from digitlab.errors import ImageError
 from digitlab.predict import DEFAULT_MODEL, get_model, predict_file, read_number
 
-MAX_BODY = 2 * 1024 * 1024      # bytes in a request body: a drawing is a few kB, a phone photo shrunk by the page ~0.3 MB
+MAX_BODY = 2 * 1024 * 1024      # bytes in a request body: a drawing is a few kB,
+                                # a phone photo shrunk by the page ~0.3 MB
 MAX_PIXELS = 16_000_000         # pixels in a picture: refused before decoding (a 16-megapixel photo passes)
 # seconds to receive a whole body: without a bound, a client that sends less than its Content-Length
 # (or stalls) holds its connection and this request forever; 2 MB in 15 s needs only ~140 kB/s
