@@ -11,7 +11,8 @@ from safetensors.numpy import load_file, save_file
 
 from digitlab.errors import DigitlabError, ModelFileError
 from digitlab.nn import Adam, Conv2D, Dense, Dropout, Flatten, MaxPool2D, PReLU, Sequential, load_model
-from digitlab.nn.serialization import read_model_file, save_model
+from digitlab.nn.modelfile import read_model_file
+from digitlab.nn.serialization import save_model
 
 
 def mlp():

@@ -6,6 +6,7 @@ from digitlab.nn.callbacks import (
                                    CosineDecay,
                                    EarlyStopping,
                                    EpochLog,
+                                   History,
                                    LearningRateScheduler,
                                    ModelCheckpoint,
                                    ProgressBar,
@@ -26,7 +27,7 @@ from digitlab.nn.layers import (
                                    Tanh,
 )
 from digitlab.nn.losses import BinaryCrossEntropy, CategoricalCrossEntropy, MeanSquaredError, SoftmaxCrossEntropy
-from digitlab.nn.model import History, Sequential
+from digitlab.nn.model import Sequential
 from digitlab.nn.optimizers import SGD, Adam, RMSprop
 from digitlab.nn.serialization import load_model
 

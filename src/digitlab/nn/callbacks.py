@@ -34,6 +34,22 @@ class Callback:
         pass
 
 
+class History:
+    """What ``fit`` returns: ``history["loss"]`` is the list of each epoch's loss, and so on."""
+
+    def __init__(self):
+        self.history = {}
+        self.epoch = []
+
+    def append(self, epoch, logs):
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(float(value))
+
+    def __getitem__(self, key):
+        return self.history[key]
+
+
 class ProgressBar(Callback):
     """A tqdm bar per epoch with the running loss; off when stderr is not a terminal."""
 

@@ -14,7 +14,7 @@ from safetensors.numpy import save as tensors_to_bytes
 from digitlab.errors import ModelFileError
 from digitlab.files import atomic_write
 from digitlab.nn.backend import to_device, to_numpy
-from digitlab.nn.serialization import read_model_file
+from digitlab.nn.modelfile import read_model_file
 
 FORMAT = "digitlab.checkpoint"
 

@@ -1,6 +1,7 @@
 """Sequential: a stack of layers with Keras' compile / fit / evaluate / predict."""
 
 import copy
+from pathlib import Path
 
 import numpy as np
 
@@ -8,26 +9,12 @@ from digitlab.errors import ConfigError
 from digitlab.nn import losses, optimizers, parallel
 from digitlab.nn.backend import as_float32, get_device, to_device, to_numpy
 from digitlab.nn.batching import batch_indices, num_batches, sampled_indices
+from digitlab.nn.callbacks import History
 from digitlab.nn.checks import same_length, whole_number
 from digitlab.nn.layers import Layer, Softmax, layer_from_config
+from digitlab.nn.modelfile import write_model_file
 
 NO_LAYERS = "the model has no layers: Sequential([Dense(128, activation='relu'), ...])"
-
-
-class History:
-    """What ``fit`` returns: ``history["loss"]`` is the list of each epoch's loss, and so on."""
-
-    def __init__(self):
-        self.history = {}
-        self.epoch = []
-
-    def append(self, epoch, logs):
-        self.epoch.append(epoch)
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(float(value))
-
-    def __getitem__(self, key):
-        return self.history[key]
 
 
 class Sequential:
@@ -370,10 +357,14 @@ class Sequential:
         return text
 
     def save(self, path, metadata=None):
-        """Write the weights and architecture to a .safetensors file (atomically; no pickle)."""
-        from digitlab.nn.serialization import save_model
-
-        save_model(self, path, metadata)
+        """Write the weights, architecture and ``metadata`` (JSON) to a .safetensors file, atomically."""
+        if not self.built or self.input_shape is None:
+            raise ConfigError("the model is not built yet, so there are no weights to save: fit it, or call "
+                              "model.build(input_shape)")
+        if Path(path).is_dir():
+            example = Path(path) / "model.safetensors"
+            raise ConfigError(f"{path} is a folder: give the model file's name, e.g. {example}")
+        write_model_file(path, self.get_config(), self.get_weights(), metadata)
 
     def __repr__(self):
         return "Sequential([\n" + "".join(f"    {layer!r},\n" for layer in self.layers) + "])"
