@@ -30,7 +30,7 @@ OTHER = "#9a9a9a"       # every other digit's bar
 DPI = 100
 
 
-def _figure(width, height, left=0.1, right=0.1, top=0.1, bottom=0.1, wspace=0.2, hspace=0.2):
+def new_figure(width, height, left=0.1, right=0.1, top=0.1, bottom=0.1, wspace=0.2, hspace=0.2):
     """A figure ``width`` x ``height`` inches with fixed margins in inches (a layout engine would
     double the drawing time); ``wspace`` and ``hspace`` as in ``subplots_adjust``."""
     figure = Figure(figsize=(width, height), dpi=DPI)
@@ -160,7 +160,7 @@ def training_curves(history, path):
     numbers (from 0) under ``epoch``; any list that is missing is left out.
     """
     epochs = np.asarray(history.get("epoch") or range(len(history.get("loss", []))), int) + 1
-    figure = _figure(10, 3.8, left=0.6, right=0.2, top=0.35, bottom=0.5, wspace=0.2)
+    figure = new_figure(10, 3.8, left=0.6, right=0.2, top=0.35, bottom=0.5, wspace=0.2)
     panels = figure.subplots(1, 2)
     for axes, metric, title in ((panels[0], "loss", "Loss (lower is better)"),
                                 (panels[1], "accuracy", "Accuracy (higher is better)")):
@@ -190,7 +190,7 @@ def confusion_heatmap(confusion, path):
     size = len(confusion)
     diagonal = np.eye(size, dtype=bool)
     off_peak = max(int(confusion[~diagonal].max(initial=0)), 1)
-    figure = _figure(5.8, 5.8, left=0.7, right=0.15, top=0.55, bottom=0.15)
+    figure = new_figure(5.8, 5.8, left=0.7, right=0.15, top=0.55, bottom=0.15)
     axes = figure.add_subplot()
     axes.imshow(np.ma.masked_where(~diagonal, confusion), cmap="Greens",
                 vmin=0, vmax=max(int(confusion.max()), 1) * 2.5)

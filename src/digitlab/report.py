@@ -75,21 +75,21 @@ def render_html(title, model, evaluation, figures, history, config):
     recipe = config.get("recipe") or {}
     sections = [
         _headline(evaluation, recipe, config),
-        _section("curves", "How training went", _figure(figures["curves"], _curves_caption(history))),
-        _section("predictions", "Sample predictions",
-                 _figure(figures["predictions"], _PREDICTIONS_CAPTION)),
-        _section("per-class", "Which digits it reads well", _per_class(evaluation)),
-        _section("confusion", "What it confuses",
-                 _figure(figures["confusion"], _confusion_caption(evaluation))),
-        _section("mistakes", "Its most confident mistakes",
-                 _figure(figures["mistakes"], _mistakes_caption(evaluation))),
-        _section("filters", "What the first layer looks for",
-                 _figure(figures["filters"], _filters_caption(model))),
-        _section("recipe", "The recipe and the model", _recipe(recipe, config, model)),
-        _section("data", "The training digits", _figure(figures["samples"], _SAMPLES_CAPTION)),
+        section("curves", "How training went", figure_html(figures["curves"], _curves_caption(history))),
+        section("predictions", "Sample predictions",
+                 figure_html(figures["predictions"], _PREDICTIONS_CAPTION)),
+        section("per-class", "Which digits it reads well", _per_class(evaluation)),
+        section("confusion", "What it confuses",
+                 figure_html(figures["confusion"], _confusion_caption(evaluation))),
+        section("mistakes", "Its most confident mistakes",
+                 figure_html(figures["mistakes"], _mistakes_caption(evaluation))),
+        section("filters", "What the first layer looks for",
+                 figure_html(figures["filters"], _filters_caption(model))),
+        section("recipe", "The recipe and the model", _recipe(recipe, config, model)),
+        section("data", "The training digits", figure_html(figures["samples"], _SAMPLES_CAPTION)),
     ]
     when = config.get("started") or datetime.now().astimezone().isoformat(timespec="seconds")
-    return _PAGE.format(title=escape(title), headline=escape(evaluation.headline()), style=_STYLE,
+    return _PAGE.format(title=escape(title), headline=escape(evaluation.headline()), style=STYLE,
                         body="\n".join(sections), footer=escape(_footer(config, when)))
 
 
@@ -249,11 +249,11 @@ def _value(value):
     return json.dumps(value) if isinstance(value, (dict, list, bool)) else str(value)
 
 
-def _section(anchor, title, body):
+def section(anchor, title, body):
     return f'<section id="{anchor}">\n<h2>{escape(title)}</h2>\n{body}\n</section>'
 
 
-def _figure(path, caption):
+def figure_html(path, caption):
     if path is None:
         return f'<p class="caption">{escape(caption)}</p>'
     encoded = base64.b64encode(Path(path).read_bytes()).decode("ascii")
@@ -283,7 +283,7 @@ def _digits(value):
     return f"{value:,} digits" if isinstance(value, int) else "unknown"
 
 
-_STYLE = """
+STYLE = """
 :root { --ink: #1d2330; --muted: #5b6475; --line: #e3e6ec; --good: #1e7b45; --fair: #b26b00;
         --poor: #b3261e; --blue: #1f77b4; --paper: #f6f7f9; }
 * { box-sizing: border-box; }

@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from digitlab.analog.device import curve
-from digitlab.plots import _figure, save_png
+from digitlab.plots import new_figure, save_png
 
 _MARKERS = "osD^vP*Xh<>p"
 
@@ -16,7 +16,7 @@ _MARKERS = "osD^vP*Xh<>p"
 def device_curves(devices, path):
     """LTP and LTD of each device: conductance (a fraction of its range) against pulse number."""
     devices = [device for device in devices if not device.ideal]
-    figure = _figure(10, 4.2, left=0.7, right=0.2, top=0.4, bottom=0.55, wspace=0.18)
+    figure = new_figure(10, 4.2, left=0.7, right=0.2, top=0.4, bottom=0.55, wspace=0.18)
     ltp, ltd = figure.subplots(1, 2, sharey=True)
     for index, device in enumerate(devices):
         marker = _MARKERS[index % len(_MARKERS)]
@@ -41,7 +41,7 @@ def device_curves(devices, path):
 
 def accuracy_per_epoch(runs, path, title="Test accuracy per epoch"):
     """Each device's test accuracy after every epoch, one line per device."""
-    figure = _figure(8, 4.5, left=0.75, right=0.2, top=0.4, bottom=0.55)
+    figure = new_figure(8, 4.5, left=0.75, right=0.2, top=0.4, bottom=0.55)
     axes = figure.subplots()
     for index, run in enumerate(runs):
         epochs = np.arange(1, len(run.accuracy) + 1)
@@ -58,7 +58,7 @@ def accuracy_per_epoch(runs, path, title="Test accuracy per epoch"):
 
 def fit_figure(measurement, fit, path):
     """The measured sweeps (points) and the fitted curves (lines), in siemens."""
-    figure = _figure(10, 4.2, left=0.8, right=0.2, top=0.4, bottom=0.55, wspace=0.25)
+    figure = new_figure(10, 4.2, left=0.8, right=0.2, top=0.4, bottom=0.55, wspace=0.25)
     panels = figure.subplots(1, 2)
     device = fit.device
     for axes, sweep, fitted, name, depression in (

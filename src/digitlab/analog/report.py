@@ -7,7 +7,7 @@ from pathlib import Path
 
 from digitlab.analog.rules import DESCRIPTIONS
 from digitlab.files import atomic_write
-from digitlab.report import _STYLE, _figure, _section
+from digitlab.report import STYLE, figure_html, section
 
 
 def table_rows(runs):
@@ -65,19 +65,19 @@ def write_report(folder, title, setup, runs, figures) -> Path:
                       + (f' <span class="muted">({escape(run.device.source)})</span>' if run.device.source else "")
                       + "</li>" for run in runs)
     sections = [
-        _section("summary", "Result", summary),
-        _section("curves", "Accuracy per epoch", _figure(
+        section("summary", "Result", summary),
+        section("curves", "Accuracy per epoch", figure_html(
             figures.get("accuracy"), "Test accuracy after every epoch: each device trained the same "
             "network from the same seed; only the weights' storage differs.")),
-        _section("devices", "The devices", _figure(
+        section("devices", "The devices", figure_html(
             figures.get("curves"), "Each device's conductance against pulse number, up from Gmin "
             "(potentiation) and down from Gmax (depression). A straight line is the ideal; a bent one "
             "gives big steps at one end and small at the other.") + f"<ul>{devices}</ul>"),
-        _section("setup", "Training", f"<p>{escape(setup.describe())}.</p><p>Update rule "
+        section("setup", "Training", f"<p>{escape(setup.describe())}.</p><p>Update rule "
                  f"<code>{escape(setup.rule)}</code>: {escape(DESCRIPTIONS.get(setup.rule, ''))}.</p>"),
     ]
     when = datetime.now().strftime("%Y-%m-%d %H:%M")
-    page = _PAGE.format(title=escape(title), style=_STYLE, body="\n".join(sections),
+    page = _PAGE.format(title=escape(title), style=STYLE, body="\n".join(sections),
                         footer=f"Written by digitlab analog on {when}.")
     path = folder / "report.html"
     atomic_write(path, page.encode("utf-8"))
