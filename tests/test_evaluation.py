@@ -1,14 +1,11 @@
 """Scores and confusions checked against numbers worked out by hand, and the text tables."""
 
-import json
-import os
 
 import numpy as np
 import pytest
 
 from digitlab.data import load_data
-from digitlab.errors import ModelFileError
-from digitlab.evaluation import Evaluation, confusion_matrix, evaluate, latest_model
+from digitlab.evaluation import Evaluation, confusion_matrix, evaluate
 from digitlab.recipes import get_recipe
 
 
@@ -66,19 +63,3 @@ def test_evaluating_a_trained_model_agrees_with_its_own_evaluate():
     assert evaluation.accuracy == pytest.approx(accuracy) and evaluation.accuracy > 0.6
     assert evaluation.confusion.sum() == 500 and evaluation.images.shape == (500, 28, 28)
     assert evaluation.probabilities.shape == (500, 10)
-
-
-def test_the_latest_model_is_the_newest_run(tmp_path):
-    with pytest.raises(ModelFileError, match="digitlab train"):
-        latest_model(tmp_path / "runs")
-    for age, name in ((200, "keras-mlp-20260101-000000"), (100, "cnn-20250101-000000")):
-        model = tmp_path / "runs" / name / "model.safetensors"
-        model.parent.mkdir(parents=True)
-        model.write_bytes(b"x")
-        os.utime(model, (model.stat().st_atime - age,) * 2)
-    assert latest_model(tmp_path / "runs").parent.name == "cnn-20250101-000000"
-    dry = tmp_path / "runs" / "keras-mlp-20260103-000000"
-    dry.mkdir()
-    (dry / "model.safetensors").write_bytes(b"x")
-    (dry / "config.json").write_text(json.dumps({"settings": {"dry_run": True}}))
-    assert latest_model(tmp_path / "runs").parent.name == "cnn-20250101-000000", "a dry run is not a model to use"

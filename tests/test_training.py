@@ -12,7 +12,8 @@ from digitlab.errors import ConfigError
 from digitlab.nn import Callback, load_model
 from digitlab.nn.checkpoint import load_checkpoint
 from digitlab.recipes import get_recipe
-from digitlab.training import CHECKPOINT, make_run_dir, resume_run, train_run
+from digitlab.runs import CHECKPOINT
+from digitlab.training import resume_run, train_run
 
 
 def test_a_short_run_learns_and_its_saved_model_predicts_the_same(tmp_path):
@@ -41,14 +42,6 @@ def test_bad_arguments_are_refused_before_anything_is_written(tmp_path, argument
     with pytest.raises(ConfigError):
         train_run(out=tmp_path, verbose=False, **arguments)
     assert not any(tmp_path.iterdir())
-
-
-def test_run_folders_never_collide(tmp_path):
-    from datetime import datetime
-
-    moment = datetime(2026, 1, 2, 3, 4, 5)
-    first, second = make_run_dir(tmp_path, "keras-mlp", moment), make_run_dir(tmp_path, "keras-mlp", moment)
-    assert first.name == "keras-mlp-20260102-030405" and second.name == "keras-mlp-20260102-030405-2"
 
 
 # ---------------------------------------------------------------------------- checkpoints and resume

@@ -77,7 +77,8 @@ def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, test_
     Ctrl-C finishes the batch, saves a checkpoint and says how to resume; a second Ctrl-C stops at once.
     """
     from digitlab.recipes import get_recipe
-    from digitlab.training import CHECKPOINT, resume_run, train_run
+    from digitlab.runs import CHECKPOINT
+    from digitlab.training import resume_run, train_run
 
     if recipe == "memristor":  # tutorial 001's device-aware experiment: `digitlab analog train` runs it
         from digitlab.analog.cli import train as analog_train
@@ -146,8 +147,8 @@ def recipes():
               help="folder for the figures and report.html [default: the model's folder]")
 def evaluate(model_path, out):
     """Test a saved model on the 10,000 MNIST test images: scores, confusions, figures, report."""
-    from digitlab.evaluation import latest_model
     from digitlab.report import evaluate_run
+    from digitlab.runs import latest_model
 
     model_path = model_path or latest_model()
     click.echo(f"model: {model_path}")

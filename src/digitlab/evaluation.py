@@ -6,15 +6,12 @@
     print(evaluation.confusion_table())
 """
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from digitlab.data import load_data
 from digitlab.digit_model import load_digit_model
-from digitlab.errors import ModelFileError
 
 
 @dataclass
@@ -116,21 +113,3 @@ def evaluate_model(path):
     model = load_digit_model(path)
     _, (x_test, y_test) = load_data()
     return evaluate(model, x_test, y_test)
-
-
-def latest_model(runs="runs"):
-    """The newest ``model.safetensors`` in the run folders under ``runs``, dry runs (two batches)
-    aside; ModelFileError if none."""
-    models = [path for path in Path(runs).glob("*/model.safetensors") if path.is_file() and not _dry_run(path.parent)]
-    if not models:
-        raise ModelFileError(f"no model found in {Path(runs)}/*/model.safetensors (dry runs aside): train one "
-                             f"with `digitlab train`, or give the path of a model file")
-    return max(models, key=lambda path: (path.stat().st_mtime_ns, path.parent.name))
-
-
-def _dry_run(run_dir) -> bool:
-    """Whether the run in ``run_dir`` was a dry run, by its config.json (unreadable: not one)."""
-    try:
-        return bool(json.loads((run_dir / "config.json").read_text())["settings"]["dry_run"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return False

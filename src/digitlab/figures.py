@@ -11,7 +11,8 @@ from digitlab import plots
 from digitlab.data import load_data
 from digitlab.digit_model import load_digit_model
 from digitlab.errors import ConfigError
-from digitlab.evaluation import evaluate, latest_model
+from digitlab.evaluation import evaluate
+from digitlab.runs import latest_model
 
 FIGURES = ("curves", "predictions", "confusion", "mistakes", "filters", "samples")
 DEFAULT_COUNT = {"samples": 25, "predictions": 15, "mistakes": 15, "filters": 32}

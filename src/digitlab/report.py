@@ -20,6 +20,7 @@ from digitlab.digit_model import load_digit_model
 from digitlab.evaluation import evaluate
 from digitlab.figures import DEFAULT_COUNT, FIGURES, draw
 from digitlab.files import atomic_write
+from digitlab.runs import CONFIG, HISTORY, REPORT
 
 HYPER_PARAMETERS = ("optimizer", "learning_rate", "optimizer_options", "loss", "epochs", "batch_size",
                     "steps_per_epoch", "with_replacement", "shuffle")
@@ -39,7 +40,7 @@ def write_report(folder, model, evaluation, history=None, config=None, samples=N
     figures = {kind: draw(kind, folder / f"{kind}.png", evaluation=evaluation, model=model,
                           history=history, samples=samples) for kind in FIGURES}
     page = render_html(folder.name, model, evaluation, figures, history, config or {})
-    path = folder / "report.html"
+    path = folder / REPORT
     atomic_write(path, page.encode("utf-8"))
     return path
 
@@ -52,9 +53,9 @@ def evaluate_run(model_path, out=None):
     _, (x_test, y_test) = load_data()
     evaluation = evaluate(model, x_test, y_test)
     run_dir = Path(model_path).parent
-    config = _read_json(run_dir / "config.json") or {"recipe": model.metadata.get("recipe") or {}}
+    config = _read_json(run_dir / CONFIG) or {"recipe": model.metadata.get("recipe") or {}}
     report = write_report(Path(out) if out else run_dir, model, evaluation,
-                          history=_read_json(run_dir / "history.json"), config=config)
+                          history=_read_json(run_dir / HISTORY), config=config)
     return evaluation, report
 
 

@@ -33,12 +33,12 @@ from digitlab.nn.checkpoint import load_checkpoint, save_checkpoint
 from digitlab.nn.checks import number, whole_number
 from digitlab.recipes import DEFAULT_RECIPE, get_recipe
 from digitlab.report import write_report
+from digitlab.runs import CHECKPOINT, CONFIG, HISTORY, MODEL, make_run_dir
 
 DRY_RUN_BATCHES = 2     # --dry-run: a smoke test of the whole pipeline, not a training
 DRY_RUN_TEST_IMAGES = 500
 
 
-CHECKPOINT = "checkpoint.safetensors"
 
 
 @dataclass
@@ -54,19 +54,6 @@ class RunResult:
     report: Path | None = None      # report.html in the run folder
     message: str | None = None
     test_images: int | None = None  # how many test images the accuracy is on
-
-
-def make_run_dir(out, recipe_name, started):
-    """A new folder ``out/<recipe>-<YYYYmmdd-HHMMSS>`` (suffixed -2, -3... if taken)."""
-    stem = f"{recipe_name}-{started.strftime('%Y%m%d-%H%M%S')}"
-    for attempt in range(1, 1000):
-        run_dir = Path(out) / (stem if attempt == 1 else f"{stem}-{attempt}")
-        try:
-            run_dir.mkdir(parents=True)
-            return run_dir
-        except FileExistsError:
-            continue
-    raise ConfigError(f"could not make a new run folder under {out}: clean it up")
 
 
 def train_run(recipe=DEFAULT_RECIPE, *, epochs=None, steps=None, batch_size=None, learning_rate=None,
@@ -94,18 +81,18 @@ def train_run(recipe=DEFAULT_RECIPE, *, epochs=None, steps=None, batch_size=None
                 "train_samples": train_samples, "test_samples": test_samples, "device": device}
     load_data()  # a damaged dataset is reported before a run folder is made
     run_dir = make_run_dir(out, recipe, datetime.now(UTC))
-    write_json(run_dir / "config.json", {"settings": settings})
+    write_json(run_dir / CONFIG, {"settings": settings})
     return _train(settings, run_dir, None, verbose, progress_bar, callbacks)
 
 
 def resume_run(run_dir, *, verbose=True, progress_bar=None, callbacks=()):
     """Go on with the run in ``run_dir`` from its checkpoint; it ends exactly as an uninterrupted run."""
     run_dir = Path(run_dir)
-    config_path, checkpoint = run_dir / "config.json", run_dir / CHECKPOINT
+    config_path, checkpoint = run_dir / CONFIG, run_dir / CHECKPOINT
     if not config_path.is_file():
         raise ConfigError(f"{run_dir} is not a run folder (no config.json): give the folder `train` printed")
     if not checkpoint.is_file():
-        finished = (run_dir / "model.safetensors").is_file()
+        finished = (run_dir / MODEL).is_file()
         raise ConfigError(f"{run_dir} has no checkpoint to resume from"
                           + (": that run finished" if finished else ""))
     try:
@@ -175,10 +162,10 @@ def _train(settings, run_dir, checkpoint, verbose, progress_bar, extra_callbacks
         "versions": {"digitlab": digitlab.__version__, "numpy": np.__version__,
                      "python": platform.python_version()},
     }
-    model.save(run_dir / "model.safetensors",
+    model.save(run_dir / MODEL,
                metadata={"recipe": config["recipe"], "result": {"test_accuracy": test_accuracy}})
-    write_json(run_dir / "history.json", {"epoch": history.epoch, **history.history})
-    write_json(run_dir / "config.json", config)
+    write_json(run_dir / HISTORY, {"epoch": history.epoch, **history.history})
+    write_json(run_dir / CONFIG, config)
     report = write_report(run_dir, model, evaluate(model, x_test, y_test),
                           history={"epoch": history.epoch, **history.history}, config=config,
                           samples=(x_train[:25], y_train[:25]))

@@ -22,7 +22,7 @@ from digitlab.analog.training import compare_devices
 from digitlab.data import load_data
 from digitlab.files import write_json
 from digitlab.nn.batching import num_batches
-from digitlab.training import make_run_dir
+from digitlab.runs import RESULTS, make_run_dir
 
 DRY_RUN_BATCHES = 2       # --dry-run: two batches of one epoch per device, tested on 500 images
 DRY_RUN_TEST_IMAGES = 500
@@ -70,7 +70,7 @@ def compare(devices, setup=DEFAULT_SETUP, out="runs", name=None, progress=None, 
                                                     title=f"Test accuracy per epoch, rule {setup.rule}"),
                "curves": plots.device_curves(devices, folder / "curves.png")
                if any(not device.ideal for device in devices) else None}
-    write_json(folder / "results.json", {
+    write_json(folder / RESULTS, {
         "setup": setup.to_dict(), "dry_run": dry_run, "started": started.isoformat(timespec="seconds"),
         "seconds": round(seconds, 3), "runs": [run.to_dict() for run in runs],
         "versions": {"digitlab": digitlab.__version__}})

@@ -8,6 +8,7 @@ from pathlib import Path
 from digitlab.analog.rules import DESCRIPTIONS
 from digitlab.files import atomic_write
 from digitlab.report import STYLE, figure_html, section
+from digitlab.runs import REPORT
 
 
 def table_rows(runs):
@@ -79,7 +80,7 @@ def write_report(folder, title, setup, runs, figures) -> Path:
     when = datetime.now().strftime("%Y-%m-%d %H:%M")
     page = _PAGE.format(title=escape(title), style=STYLE, body="\n".join(sections),
                         footer=f"Written by digitlab analog on {when}.")
-    path = folder / "report.html"
+    path = folder / REPORT
     atomic_write(path, page.encode("utf-8"))
     return path
 
