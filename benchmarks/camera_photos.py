@@ -6,7 +6,7 @@ The photos are MNIST *test* digits rendered by digitlab.data.photos as a phone s
 or blue ink, thin pens, uneven light, shadows, specks, table edges, blur, noise, JPEG), seed 0.
 Compared on the same photos and the same model:
 
-- digitlab.preprocess (the full pipeline), and the same without stroke thickening;
+- digitlab.photo.preprocess (the full pipeline), and the same without stroke thickening;
 - the tutorials' way: shrink the whole photo to 28x28 and invert it.
 
 Rows of 3-4 digits (seed 1) are read with `read_number`: whole numbers right, and digits right.
@@ -23,8 +23,8 @@ from PIL import Image
 
 from digitlab.data import load_data
 from digitlab.data.photos import camera_photos, render_row
+from digitlab.photo.preprocess import preprocess
 from digitlab.predict import DEFAULT_MODEL, get_model, probabilities, read_number
-from digitlab.preprocess import preprocess
 
 RESULTS = Path(__file__).resolve().parent / "results" / "camera_photos.md"
 
@@ -51,8 +51,8 @@ def main(argv=None):
     full = [preprocess(photo) for photo in photos]
     seconds = (time.perf_counter() - started) / len(photos)
     scores = {
-        "digitlab.preprocess": accuracy(full, labels, model),
-        "digitlab.preprocess, no stroke thickening": accuracy(
+        "digitlab.photo.preprocess": accuracy(full, labels, model),
+        "digitlab.photo.preprocess, no stroke thickening": accuracy(
             [preprocess(photo, thicken=False) for photo in photos], labels, model),
         "naive: resize the photo to 28x28 and invert": accuracy([naive(p) for p in photos], labels, model),
     }
@@ -89,7 +89,7 @@ def main(argv=None):
     lines += [f"| {name} | {score:.4f} |" for name, score in scores.items()]
     lines += [
         "",
-        f"digitlab.preprocess took {1000 * seconds:.0f} ms a photo (decoding included) on this machine.",
+        f"digitlab.photo.preprocess took {1000 * seconds:.0f} ms a photo (decoding included) on this machine.",
         "",
         f"Rows of 3-4 digits (`render_row`, seed 1), read with `read_number`: "
         f"{numbers_right}/{arguments.rows} numbers entirely right ({numbers_right / arguments.rows:.3f}); "

@@ -6,7 +6,7 @@ The issue asks for 95% on real photos of other people's handwriting; no such set
 machine. The nearest thing a package ships is scikit-learn's copy of the UCI "optical
 recognition of handwritten digits" test set (1,797 digits by the 13 test writers of a separate
 collection from MNIST, written on NIST forms), but only as 8x8 counts of ink pixels (0..16) in
-4x4 blocks of a 32x32 bitmap: far coarser than a photo. Each 8x8 picture goes through digitlab.preprocess (or, for
+4x4 blocks of a 32x32 bitmap: far coarser than a photo. Each 8x8 picture goes through digitlab.photo.preprocess (or, for
 comparison, is only stretched to 28x28) and the shipped model.
 
 scikit-learn is not a digitlab dependency: install it anywhere and pass its
@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from digitlab.photo.preprocess import preprocess
 from digitlab.predict import DEFAULT_MODEL, get_model, probabilities
-from digitlab.preprocess import preprocess
 
 RESULTS = Path(__file__).resolve().parent / "results" / "other_writers.md"
 
@@ -55,7 +55,7 @@ def main(argv=None):
     stretched = np.stack([np.asarray(Image.fromarray(image, "F").resize((28, 28), Image.Resampling.BILINEAR))
                           for image in images])
     scores = {
-        "digitlab.preprocess": float((predicted == labels).mean()),
+        "digitlab.photo.preprocess": float((predicted == labels).mean()),
         "stretched to 28x28, nothing else": float((probabilities(stretched, model).argmax(axis=1) == labels).mean()),
     }
     confusions = Counter((int(t), int(p)) for t, p in zip(labels, predicted, strict=True) if t != p).most_common(5)

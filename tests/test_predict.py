@@ -13,6 +13,7 @@ from PIL import Image
 from digitlab.data import load_data
 from digitlab.data.photos import camera_photos, render_row
 from digitlab.nn import Dense, Sequential
+from digitlab.photo.preprocess import preprocess
 from digitlab.predict import (
     DEFAULT_MODEL,
     Failure,
@@ -27,7 +28,6 @@ from digitlab.predict import (
     read_number,
     read_numbers,
 )
-from digitlab.preprocess import preprocess
 
 CAMERA_SET = 200
 

@@ -5,7 +5,7 @@
         print(result.source, result.digit, result.probability)   # or result.error for a bad file
     reading = read_number("house_number.jpg")                      # "1984", a probability per digit
 
-Each picture goes through ``digitlab.preprocess`` (the 28x28 the network sees is kept on the
+Each picture goes through ``digitlab.photo.preprocess`` (the 28x28 the network sees is kept on the
 result) and then through the model: the one given, a model file, or the one that ships with the
 package (``models/default.safetensors``), loaded once, when it is first needed.
 """
@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from digitlab.errors import ImageError
-from digitlab.images import describe
 from digitlab.nn.backend import as_float32
+from digitlab.photo.images import describe
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default.safetensors"
 
@@ -109,7 +109,7 @@ def _percent(probability):
 @lru_cache(maxsize=1)
 def default_model():
     """The model that ships with the package, loaded on first use and kept."""
-    from digitlab.digit_model import load_digit_model
+    from digitlab.models import load_digit_model
 
     return load_digit_model(DEFAULT_MODEL)
 
@@ -119,7 +119,7 @@ def get_model(model=None):
     if model is None:
         return default_model()
     if isinstance(model, (str, os.PathLike)):
-        from digitlab.digit_model import load_digit_model
+        from digitlab.models import load_digit_model
 
         return load_digit_model(model)
     return model
@@ -164,7 +164,7 @@ def predict_images(images, model=None, top=3, sources=None) -> list[Prediction]:
 
 def predict_file(source, model=None, top=3) -> Prediction:
     """The digit in one picture; raises ImageError (NoDigitError for a picture without ink)."""
-    from digitlab.preprocess import preprocess
+    from digitlab.photo.preprocess import preprocess
 
     image = preprocess(source)
     return predict_images(image[None], model, top, [describe(source)])[0]
@@ -173,7 +173,7 @@ def predict_file(source, model=None, top=3) -> Prediction:
 def predict_files(sources, model=None, top=3) -> list[Prediction | Failure]:
     """Every picture's digit, in order; a picture that cannot be read gives a Failure, not an
     exception, so the others are still read. The network runs once, on all of them together."""
-    from digitlab.preprocess import preprocess
+    from digitlab.photo.preprocess import preprocess
 
     sources = _several(sources)
     results: list = [None] * len(sources)
@@ -203,7 +203,7 @@ def _several(sources) -> list:
 
 def read_number(source, model=None, top=3) -> NumberReading:
     """A picture of several digits in a row, read left to right; raises ImageError."""
-    from digitlab.preprocess import split_digits
+    from digitlab.photo.preprocess import split_digits
 
     name = describe(source)
     pieces = split_digits(source)
@@ -241,8 +241,8 @@ def plot_predictions(results, sources, path):
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
-    from digitlab.images import read_grey
-    from digitlab.plots import save_png
+    from digitlab.photo.images import read_grey
+    from digitlab.reporting.plots import save_png
 
     rows = max(len(results), 1)
     figure = Figure(figsize=(8.4, 2.2 * rows), dpi=100)

@@ -24,7 +24,6 @@ import digitlab
 from digitlab.data import load_data
 from digitlab.data.augment import augment
 from digitlab.errors import ConfigError
-from digitlab.evaluation import evaluate
 from digitlab.files import write_json
 from digitlab.nn import Callback, CosineDecay, EpochLog, ProgressBar, Sequential, TerminateOnNaN
 from digitlab.nn.backend import set_device
@@ -32,7 +31,8 @@ from digitlab.nn.batching import num_batches
 from digitlab.nn.checkpoint import load_checkpoint, save_checkpoint
 from digitlab.nn.checks import number, whole_number
 from digitlab.recipes import DEFAULT_RECIPE, get_recipe
-from digitlab.report import write_report
+from digitlab.reporting.evaluation import evaluate
+from digitlab.reporting.report import write_report
 from digitlab.runs import CHECKPOINT, CONFIG, HISTORY, MODEL, make_run_dir
 
 DRY_RUN_BATCHES = 2     # --dry-run: a smoke test of the whole pipeline, not a training

@@ -109,7 +109,7 @@ def test_load_csv_on_damaged_files(content, scratch):
 
 # ----------------------------------------------------------------------------- images
 
-preprocess = pytest.importorskip("digitlab.preprocess").preprocess
+preprocess = pytest.importorskip("digitlab.photo.preprocess").preprocess
 
 
 def _picture(format_name):

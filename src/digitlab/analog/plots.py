@@ -1,4 +1,4 @@
-"""The analog figures, each written to a PNG in the style of ``digitlab.plots``: devices' LTP/LTD
+"""The analog figures, each written to a PNG in the style of ``digitlab.reporting.plots``: devices' LTP/LTD
 curves (seed 001's scatter plots, for any device), accuracy per epoch for several devices on one
 figure, and a measured pulse response beside its fit."""
 
@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from digitlab.analog.device import curve
-from digitlab.plots import new_figure, save_png
+from digitlab.reporting.plots import new_figure, save_png
 
 _MARKERS = "osD^vP*Xh<>p"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from digitlab.analog.rules import DESCRIPTIONS
 from digitlab.files import atomic_write
-from digitlab.report import STYLE, figure_html, section
+from digitlab.reporting.report import STYLE, figure_html, section
 from digitlab.runs import REPORT
 
 

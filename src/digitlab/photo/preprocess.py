@@ -8,12 +8,12 @@ on paper is dark ink on light, unevenly lit, noisy, anywhere in a larger frame. 
 2. ink: which way round the ink is (darker or lighter than the paper), the paper's light divided
    out (a smooth surface fitted to the paper alone: gradients, vignettes, soft shadows), Otsu's
    threshold for what is ink;
-3. clean (``digitlab.clutter``): ruled or squared paper's lines, a table edge along the rim, a box
+3. clean (``digitlab.photo.clutter``): ruled or squared paper's lines, a table edge along the rim, a box
    drawn around the digit, specks of dust and bits of other writing are taken out;
 4. fit: crop to the ink, keep its grey levels, thicken pen strokes much thinner than MNIST's, fit
    the longer side to 20 pixels (area averaging), and put the centre of mass at MNIST's (14, 14).
 
-    from digitlab.preprocess import preprocess
+    from digitlab.photo.preprocess import preprocess
     x = preprocess("my_digit.jpg")        # (28, 28) float32, ready for model.predict(x[None])
 
 ``split_digits`` does steps 1-3 once for a picture of several digits in a row, groups the pieces
@@ -29,10 +29,10 @@ from itertools import pairwise
 import numpy as np
 from PIL import Image
 
-from digitlab.clutter import choose_pieces, long_and_thin, ruled_lines, spans_the_picture
-from digitlab.components import Components, connected_components
 from digitlab.errors import NoDigitError
-from digitlab.images import MAX_PIXELS, describe, read_grey
+from digitlab.photo.clutter import choose_pieces, long_and_thin, ruled_lines, spans_the_picture
+from digitlab.photo.components import Components, connected_components
+from digitlab.photo.images import MAX_PIXELS, describe, read_grey
 
 BOX = 20                    # MNIST fits each digit in a 20x20 box ...
 SIZE = 28                   # ... inside 28x28 ...

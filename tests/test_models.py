@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from digitlab.digit_model import load_digit_model
 from digitlab.errors import ModelFileError
+from digitlab.models import load_digit_model
 from digitlab.nn import Conv2D, Dense, Flatten, Sequential
 from digitlab.predict import DEFAULT_MODEL
 

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from digitlab.cli_types import SEED, PngFile, PositiveNumber
+from digitlab.cli.types import SEED, PngFile, PositiveNumber
 from digitlab.errors import DigitlabError
 from digitlab.recipes import DEFAULT_RECIPE, RECIPES
 
@@ -81,7 +81,7 @@ def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, test_
     from digitlab.training import resume_run, train_run
 
     if recipe == "memristor":  # tutorial 001's device-aware experiment: `digitlab analog train` runs it
-        from digitlab.analog.cli import train as analog_train
+        from digitlab.cli.analog import train as analog_train
 
         if steps or resume_dir or device != "cpu":
             raise click.UsageError("the memristor recipe trains in epochs on the CPU: --steps, --device and "
@@ -147,7 +147,7 @@ def recipes():
               help="folder for the figures and report.html [default: the model's folder]")
 def evaluate(model_path, out):
     """Test a saved model on the 10,000 MNIST test images: scores, confusions, figures, report."""
-    from digitlab.report import evaluate_run
+    from digitlab.reporting.report import evaluate_run
     from digitlab.runs import latest_model
 
     model_path = model_path or latest_model()
@@ -178,7 +178,7 @@ def show(figure, model_path, count, out):
     mistakes     the test digits misread with the most confidence
     filters      the first layer's weights as images
     """
-    from digitlab.figures import draw_figure
+    from digitlab.reporting.figures import draw_figure
 
     click.echo(draw_figure(figure, model_path, out, count))
 
@@ -226,8 +226,8 @@ def predict(files, model_path, top, as_json, plot, number):
 def export_command(model_path, onnx_path, check, opset):
     """Write MODEL (a .safetensors written by digitlab) as an ONNX file; needs `pip install 'digitlab[onnx]'`."""
     from digitlab.data import load_data
-    from digitlab.digit_model import load_digit_model
     from digitlab.export import TOLERANCE, ensure_installed, export_checked, export_onnx
+    from digitlab.models import load_digit_model
     from digitlab.nn import load_model
 
     ensure_installed(runtime=check)
@@ -277,6 +277,6 @@ def serve(model_path, host, port):
     serve_page(model_path, host, port, echo=click.echo)
 
 
-from digitlab.analog.cli import analog_group  # noqa: E402  (digitlab analog ...: its own module)
+from digitlab.cli.analog import analog_group  # noqa: E402  (digitlab analog ...: its own module)
 
 main.add_command(analog_group)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from digitlab.data import load_data
-from digitlab.digit_model import load_digit_model
+from digitlab.models import load_digit_model
 
 
 @dataclass

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab import plots
 from digitlab.data import load_data
-from digitlab.digit_model import load_digit_model
-from digitlab.evaluation import evaluate
-from digitlab.figures import DEFAULT_COUNT, FIGURES, draw
 from digitlab.files import atomic_write
+from digitlab.models import load_digit_model
+from digitlab.reporting import plots
+from digitlab.reporting.evaluation import evaluate
+from digitlab.reporting.figures import DEFAULT_COUNT, FIGURES, draw
 from digitlab.runs import CONFIG, HISTORY, REPORT
 
 HYPER_PARAMETERS = ("optimizer", "learning_rate", "optimizer_options", "loss", "epochs", "batch_size",

@@ -1,4 +1,4 @@
-"""digitlab.preprocess: any picture of a digit -> 28x28 in MNIST's convention."""
+"""digitlab.photo.preprocess: any picture of a digit -> 28x28 in MNIST's convention."""
 
 import io
 import struct
@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from digitlab.components import connected_components
 from digitlab.data import load_data
 from digitlab.errors import ImageError, NoDigitError
-from digitlab.images import read_grey
-from digitlab.preprocess import BOX, CENTRE, find_ink, fit_digit, otsu, preprocess, split_digits, stroke_width
+from digitlab.photo.components import connected_components
+from digitlab.photo.images import read_grey
+from digitlab.photo.preprocess import BOX, CENTRE, find_ink, fit_digit, otsu, preprocess, split_digits, stroke_width
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from digitlab.data import load_data
-from digitlab.evaluation import Evaluation, confusion_matrix, evaluate
 from digitlab.recipes import get_recipe
+from digitlab.reporting.evaluation import Evaluation, confusion_matrix, evaluate
 
 
 def _evaluation(labels, answers, confidence):

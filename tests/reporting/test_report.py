@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from digitlab.data import load_data
-from digitlab.evaluation import evaluate
 from digitlab.recipes import get_recipe
-from digitlab.report import evaluate_run, render_html, write_report
+from digitlab.reporting.evaluation import evaluate
+from digitlab.reporting.report import evaluate_run, render_html, write_report
 from digitlab.training import train_run
 
 SECTIONS = ("summary", "curves", "predictions", "per-class", "confusion", "mistakes", "filters",

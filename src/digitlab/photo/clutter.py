@@ -1,6 +1,6 @@
 """What on a picture of a digit is not the digit: page edges, boxes, ruled lines and specks.
 
-``find_ink`` (digitlab.preprocess) thresholds a picture into ink and paper; these functions then
+``find_ink`` (digitlab.photo.preprocess) thresholds a picture into ink and paper; these functions then
 take out of the ink what a person did not write as part of the digit:
 
 - ``ruled_lines``: ruled or squared paper, straight lines across the whole picture;
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitlab.components import Components
+from digitlab.photo.components import Components
 
 SPECK = 0.04                # pieces under this fraction of the largest piece's area are noise
 EDGE_CONTACT = 0.08         # a piece along this fraction of the picture's rim is a page edge

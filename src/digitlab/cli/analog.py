@@ -8,7 +8,7 @@ import click
 
 from digitlab.analog.rules import DESCRIPTIONS, RULES
 from digitlab.analog.setup import AnalogSetup
-from digitlab.cli_types import SEED, PngFile, PositiveNumber
+from digitlab.cli.types import SEED, PngFile, PositiveNumber
 
 DEFAULTS = AnalogSetup()
 RECIPES = ("memristor",)

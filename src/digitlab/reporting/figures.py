@@ -1,17 +1,17 @@
 """A run's figures: which data each one is drawn from, by name.
 
 ``draw(kind, path, ...)`` draws one of FIGURES from a run's evaluation, model, history or training
-digits (the drawing itself is in digitlab.plots); ``draw_figure(kind, model_path)`` is what
+digits (the drawing itself is in digitlab.reporting.plots); ``draw_figure(kind, model_path)`` is what
 ``digitlab show KIND`` does.
 """
 
 from pathlib import Path
 
-from digitlab import plots
 from digitlab.data import load_data
-from digitlab.digit_model import load_digit_model
 from digitlab.errors import ConfigError
-from digitlab.evaluation import evaluate
+from digitlab.models import load_digit_model
+from digitlab.reporting import plots
+from digitlab.reporting.evaluation import evaluate
 from digitlab.runs import latest_model
 
 FIGURES = ("curves", "predictions", "confusion", "mistakes", "filters", "samples")

@@ -4,8 +4,8 @@ import pytest
 from PIL import Image
 
 from digitlab.errors import ConfigError
-from digitlab.figures import draw, draw_figure
 from digitlab.nn import Dense, Flatten, MaxPool2D, Sequential
+from digitlab.reporting.figures import draw, draw_figure
 
 
 def test_a_figure_with_nothing_to_draw_is_skipped(tmp_path):

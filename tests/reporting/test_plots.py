@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlab import plots
 from digitlab.errors import ConfigError
 from digitlab.nn import Conv2D, Dense, Flatten, Sequential
+from digitlab.reporting import plots
 
 RED = np.array([0xD6, 0x27, 0x28])    # plots.PREDICTED
 BLUE = np.array([0x1F, 0x77, 0xB4])   # plots.TRUE
@@ -132,7 +132,7 @@ def test_the_first_layer_kernel_is_found_for_dense_and_conv_models():
 
 
 def test_drawing_leaves_pyplot_and_so_the_callers_backend_alone(tmp_path):
-    code = ("import sys, numpy; from digitlab import plots; "
+    code = ("import sys, numpy; from digitlab.reporting import plots; "
             f"plots.confusion_heatmap(numpy.eye(10, dtype=int), {str(tmp_path / 'c.png')!r}); "
             "assert 'matplotlib.pyplot' not in sys.modules")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -1,0 +1,1 @@
+"""Reporting: a model's evaluation on the test set, its figures and the self-contained HTML report."""
