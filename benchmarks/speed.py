@@ -1,6 +1,6 @@
 """Speed of digitlab against PyTorch on this machine, measured side by side in one run.
 
-    .venv/bin/python benchmarks/speed.py [--quick] [--rounds 11] [--cnn-steps N] [--device cpu|gpu]
+    .venv/bin/python benchmarks/speed.py [--quick] [--rounds 11] [--cnn-steps N] [--backend cpu|gpu]
 
 Measures the float32 matrix-product peak (NumPy and PyTorch), one training epoch of the `keras-mlp`
 and `cnn` recipes in digitlab (through `get_recipe(...).make_model` and `Sequential.fit`) and in the
@@ -268,7 +268,7 @@ def paired_ratio(ours, theirs):
 def train_benchmark(name, data, x_test, tensors, args, peak):
     recipe = get_recipe(name)
     batch = recipe.batch_size
-    (x, y), device = data, args.device
+    (x, y), device = data, args.backend
     full_steps = math.ceil(TRAIN_IMAGES / batch)
     steps = min(args.cnn_steps if name == "cnn" else args.mlp_steps or full_steps, full_steps)
     flops = (CNN_FLOPS if name == "cnn" else MLP_FLOPS) * TRAIN_IMAGES
@@ -329,16 +329,16 @@ def fastest_of(passes, timed):
 
 def inference_benchmark(name, model, x_test, x_test_t, args):
     batch = 1000  # predict_proba's default
-    net = torch_twin(name, model, args.device)[0] if x_test_t is not None else None
-    digitlab_inference(model, x_test[:batch], args.device)
+    net = torch_twin(name, model, args.backend)[0] if x_test_t is not None else None
+    digitlab_inference(model, x_test[:batch], args.backend)
     if net is not None:
-        torch_inference(net, x_test_t[:batch], batch, args.device)
-    one_pass = digitlab_inference(model, x_test, args.device)
+        torch_inference(net, x_test_t[:batch], batch, args.backend)
+    one_pass = digitlab_inference(model, x_test, args.backend)
     passes = max(1, min(5, int(INFERENCE_ROUND_SECONDS / one_pass)))
     log(f"\n== {name}: inference on {len(x_test):,} test images, batch {batch}, the fastest of {passes} "
         f"pass{'es' if passes > 1 else ''} a round")
-    times = alternate(args.rounds, fastest_of(passes, lambda: digitlab_inference(model, x_test, args.device)),
-                      fastest_of(passes, lambda: torch_inference(net, x_test_t, batch, args.device))
+    times = alternate(args.rounds, fastest_of(passes, lambda: digitlab_inference(model, x_test, args.backend)),
+                      fastest_of(passes, lambda: torch_inference(net, x_test_t, batch, args.backend))
                       if net is not None else None)
     result = {"images": len(x_test), "batch_size": batch, "passes_per_round": passes,
               "load_average_per_round": times.pop("load_average")}
@@ -535,7 +535,7 @@ def main(argv=None):
                                                       "[default: 120, a tenth of an epoch; 60 with --quick]")
     parser.add_argument("--mlp-steps", type=int, help="keras-mlp steps to time [default: 469, a full epoch; "
                                                       "47 with --quick]")
-    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+    parser.add_argument("--backend", "--device", choices=("cpu", "gpu"), default="cpu",  # --device: its old name
                         help="gpu: digitlab on CuPy and PyTorch on CUDA, where both and a GPU are present")
     parser.add_argument("--skip-train-memory", action="store_true", help="do not measure `digitlab train`")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for speed.md and speed.json")
@@ -543,11 +543,11 @@ def main(argv=None):
     args.rounds = args.rounds or (1 if args.quick else 11)
     args.cnn_steps = args.cnn_steps or (60 if args.quick else 120)
     args.mlp_steps = args.mlp_steps or (47 if args.quick else None)
-    if args.device == "gpu":
+    if args.backend == "gpu":
         if not gpu_available():
-            log("--device gpu: no GPU present (or CuPy is not installed: the `gpu` extra): skipping")
+            log("--backend gpu: no GPU present (or CuPy is not installed: the `gpu` extra): skipping")
             return 0
-        backend.set_device("gpu")
+        backend.set_backend("gpu")
         if torch is not None and not torch.cuda.is_available():
             log("this PyTorch has no CUDA: measuring digitlab on the GPU alone")
             globals()["torch"] = None
@@ -557,22 +557,22 @@ def main(argv=None):
         torch.manual_seed(0)
     command = shlex.join(["python", "benchmarks/speed.py", *(sys.argv[1:] if argv is None else argv)])
     results = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "command": command,
-               "quick": args.quick, "machine": machine_info(args.device)}
+               "quick": args.quick, "machine": machine_info(args.backend)}
     load = results["machine"]["load_average_at_start"]
     log(f"digitlab speed benchmark on {results['machine']['cpu']} ({results['machine']['cores']} cores), "
-        f"device {args.device}, load average {load}")
+        f"backend {args.backend}, load average {load}")
     if load[0] > 0.5:
         log("other processes are using the CPU: the timings will be noisy")
     if torch is None:
         log("PyTorch is not installed (pip install -e '.[bench]'): measuring digitlab alone, no peer to compare")
-    size, repeats = (8192 if args.device == "gpu" else 2048), (5 if args.quick else 10)
-    first = matmul_peak(args.device, size, repeats)
+    size, repeats = (8192 if args.backend == "gpu" else 2048), (5 if args.quick else 10)
+    first = matmul_peak(args.backend, size, repeats)
     log("matmul peak at start: " + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in first.items()))
 
     (x_train, y_train), (x_test, _) = load_data()
     tensors = None
     if torch is not None:
-        where = "cuda" if args.device == "gpu" else "cpu"
+        where = "cuda" if args.backend == "gpu" else "cpu"
 
         def as_float(images):
             return (torch.from_numpy(images).float().div_(255)).to(where)
@@ -591,7 +591,7 @@ def main(argv=None):
         x_t = view(name, tensors[2][:images]) if tensors is not None else None
         inference[name] = inference_benchmark(name, models[name], x_test[:images], x_t, args)
 
-    last = matmul_peak(args.device, size, repeats)
+    last = matmul_peak(args.backend, size, repeats)
     log("matmul peak at end: " + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in last.items()))
     peak = {k: max(first[k], last[k]) for k in first}
     for r in training.values():  # re-express the fractions against the best peak of the run
@@ -600,10 +600,10 @@ def main(argv=None):
             r["torch"]["fraction_of_torch_peak"] = r["torch"]["gflops"] / peak["torch"]
     results["peak_gflops"] = {**peak, "size": size, "repeats": repeats, "at_start": first, "at_end": last}
     results["training"], results["inference"] = training, inference
-    if not args.skip_train_memory and args.device == "cpu":
+    if not args.skip_train_memory and args.backend == "cpu":
         results["train_memory"] = train_memory(args.quick)
     results["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
-    results["targets"] = check_targets(results) if args.device == "cpu" else []
+    results["targets"] = check_targets(results) if args.backend == "cpu" else []
     results["notes"] = NOTES
     results["seconds"] = time.perf_counter() - started
 
@@ -614,7 +614,7 @@ def main(argv=None):
         log(f"warning: {busy_warning(results)}")
     for name, r in training.items():
         log(f"FLOPs, {name}: {r['flop_formula']} = {r['flops_per_epoch'] / 1e9:.1f} GFLOP an epoch")
-    stem = ("speed-quick" if args.quick else "speed") + ("-gpu" if args.device == "gpu" else "")
+    stem = ("speed-quick" if args.quick else "speed") + ("-gpu" if args.backend == "gpu" else "")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{stem}.md").write_text(markdown(results))
     (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")

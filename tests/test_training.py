@@ -161,3 +161,13 @@ def test_train_run_takes_a_registered_recipe_as_well_as_its_name(tmp_path):
     result = train_run(get_recipe("prelu-mlp"), dry_run=True, out=tmp_path, verbose=False)
     assert result.run_dir.name.startswith("prelu-mlp-")
     assert json.loads((result.run_dir / "config.json").read_text())["settings"]["recipe"] == "prelu-mlp"
+
+
+def test_a_run_folder_from_before_the_backend_was_named_still_resumes(tmp_path):
+    stopped = train_run(out=tmp_path, verbose=False, epochs=1, batch_size=100, train_samples=500, test_samples=100,
+                        callbacks=[CtrlCAtStep(2)])
+    config = stopped.run_dir / "config.json"
+    settings = json.loads(config.read_text())["settings"]
+    assert settings.pop("backend") == "cpu"
+    config.write_text(json.dumps({"settings": {**settings, "device": "cpu"}}))  # as older digitlab wrote it
+    assert resume_run(stopped.run_dir, verbose=False).test_accuracy is not None

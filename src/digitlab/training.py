@@ -26,7 +26,7 @@ from digitlab.data.augment import augment
 from digitlab.errors import ConfigError
 from digitlab.files import write_json
 from digitlab.nn import Callback, CosineDecay, EpochLog, ProgressBar, Sequential, TerminateOnNaN
-from digitlab.nn.backend import set_device
+from digitlab.nn.backend import set_backend
 from digitlab.nn.batching import num_batches
 from digitlab.nn.checkpoint import load_checkpoint, save_checkpoint
 from digitlab.nn.checks import number, whole_number
@@ -58,14 +58,14 @@ class RunResult:
 
 def train_run(recipe=DEFAULT_RECIPE, *, epochs=None, steps=None, batch_size=None, learning_rate=None,
               seed=0, out="runs", verbose=True, progress_bar=None, dry_run=False, train_samples=None,
-              test_samples=None, device="cpu", callbacks=()):
+              test_samples=None, backend="cpu", callbacks=()):
     """Train ``recipe`` (a name, or a registered Recipe) on MNIST and test it; every argument left
     None keeps the recipe's value.
 
-    ``device="gpu"`` runs the engine on CuPy. A checkpoint is written at every epoch's end, and on
+    ``backend="gpu"`` runs the engine on CuPy. A checkpoint is written at every epoch's end, and on
     Ctrl-C after the current batch; a run stopped either way goes on with ``resume_run(run_dir)``.
     """
-    use_device(device)
+    use_backend(backend)
     for name, value in (("epochs", epochs), ("steps", steps), ("batch size", batch_size),
                         ("train samples", train_samples), ("test samples", test_samples)):
         if value is not None:
@@ -78,7 +78,7 @@ def train_run(recipe=DEFAULT_RECIPE, *, epochs=None, steps=None, batch_size=None
     recipe = chosen.name
     settings = {"recipe": recipe, "epochs": epochs, "steps": steps, "batch_size": batch_size,
                 "learning_rate": learning_rate, "seed": seed, "dry_run": dry_run,
-                "train_samples": train_samples, "test_samples": test_samples, "device": device}
+                "train_samples": train_samples, "test_samples": test_samples, "backend": backend}
     load_data()  # a damaged dataset is reported before a run folder is made
     run_dir = make_run_dir(out, recipe, datetime.now(UTC))
     write_json(run_dir / CONFIG, {"settings": settings})
@@ -99,7 +99,8 @@ def resume_run(run_dir, *, verbose=True, progress_bar=None, callbacks=()):
         settings = json.loads(config_path.read_text())["settings"]
     except (ValueError, KeyError, TypeError) as error:
         raise ConfigError(f"{config_path} is damaged ({error}): the run cannot be resumed") from None
-    use_device(settings.get("device", "cpu"))
+    # a run folder written before the CPU/GPU switch was called "backend" says "device"
+    use_backend(settings.get("backend", settings.get("device", "cpu")))
     return _train(settings, run_dir, checkpoint, verbose, progress_bar, callbacks)
 
 
@@ -174,10 +175,10 @@ def _train(settings, run_dir, checkpoint, verbose, progress_bar, extra_callbacks
                      test_images=len(x_test))
 
 
-def use_device(device):
-    """Run the engine on ``device`` ("cpu" or "gpu"), or say clearly why it cannot."""
+def use_backend(backend):
+    """Run the engine on ``backend`` ("cpu" or "gpu"), or say clearly why it cannot."""
     try:
-        set_device(device)
+        set_backend(backend)
     except (ValueError, RuntimeError) as error:
         raise ConfigError(str(error)) from None
 

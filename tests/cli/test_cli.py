@@ -238,3 +238,13 @@ def test_output_whose_reader_has_gone_ends_quietly():
     result = subprocess.run(["bash", "-c", f"'{digitlab}' recipes | true"], capture_output=True, text=True,
                             timeout=120)
     assert result.stderr == ""
+
+
+def test_backend_chooses_cpu_or_gpu_and_device_stays_as_its_hidden_old_name(cli, tmp_path):
+    help_text = cli("train", "--help").stdout
+    assert "--backend [cpu|gpu]" in help_text and "--device" not in help_text
+    for option in ("--backend", "--device"):
+        result = cli("train", "--dry-run", option, "cpu", "--out", tmp_path / option.strip("-"))
+        assert result.returncode == 0, result.stderr
+        run_dir = next((tmp_path / option.strip("-")).iterdir())
+        assert json.loads((run_dir / "config.json").read_text())["settings"]["backend"] == "cpu"

@@ -24,7 +24,7 @@ from digitlab.nn import (
     losses,
     optimizers,
 )
-from digitlab.nn.backend import as_float32, get_device, set_device, strided_view, to_device, to_numpy
+from digitlab.nn.backend import as_float32, get_backend, set_backend, strided_view, to_device, to_numpy
 
 
 def _has_gpu():
@@ -64,15 +64,15 @@ def test_a_strided_view_reads_the_arrays_memory_and_cannot_write_it():
 
 def test_an_unknown_device_is_refused():
     with pytest.raises(ValueError, match="cpu"):
-        set_device("tpu")
-    assert get_device() == "cpu"
+        set_backend("tpu")
+    assert get_backend() == "cpu"
 
 
 @pytest.mark.skipif(_has_gpu(), reason="this machine has a GPU")
 def test_asking_for_a_gpu_without_one_says_what_is_missing():
     with pytest.raises(RuntimeError, match="GPU|CuPy"):
-        set_device("gpu")
-    assert get_device() == "cpu"
+        set_backend("gpu")
+    assert get_backend() == "cpu"
 
 
 def test_a_cuda_driver_cupy_cannot_use_is_reported_with_what_to_do(monkeypatch):
@@ -82,15 +82,15 @@ def test_a_cuda_driver_cupy_cannot_use_is_reported_with_what_to_do(monkeypatch):
     runtime = types.SimpleNamespace(getDeviceCount=no_driver)
     fake_cupy = types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=runtime))
     monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
-    with pytest.raises(RuntimeError, match="cudaErrorInsufficientDriver.*--device cpu"):
-        set_device("gpu")
-    assert get_device() == "cpu"
+    with pytest.raises(RuntimeError, match="cudaErrorInsufficientDriver.*--backend cpu"):
+        set_backend("gpu")
+    assert get_backend() == "cpu"
 
 
 def test_train_on_a_missing_gpu_is_a_one_line_error(cli, tmp_path):
     if _has_gpu():
         pytest.skip("this machine has a GPU")
-    result = cli("train", "--dry-run", "--device", "gpu", "--out", tmp_path)
+    result = cli("train", "--dry-run", "--backend", "gpu", "--out", tmp_path)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "CuPy" in result.stderr or "GPU" in result.stderr
 
@@ -104,11 +104,11 @@ def _small_cnn():
 def on_device():
     """``on_device(device, function)``: ``function()`` with the engine on ``device``, NumPy results."""
     def run(device, function):
-        set_device(device)
+        set_backend(device)
         try:
             return _numpy_tree(function())
         finally:
-            set_device("cpu")
+            set_backend("cpu")
     return run
 
 
@@ -221,7 +221,7 @@ def test_the_same_training_on_the_gpu_matches_the_cpu(inputs):
     augment = (lambda images, rng: images) if inputs == "moved a batch at a time" else None
     results = []
     for device in ("cpu", "gpu"):
-        set_device(device)
+        set_backend(device)
         try:
             model = _small_cnn().build(seed=1).compile("adam")
             moved = device == "gpu" and inputs == "already on the gpu"
@@ -229,7 +229,7 @@ def test_the_same_training_on_the_gpu_matches_the_cpu(inputs):
                       augment=augment)
             results.append(model.predict_proba(x))
         finally:
-            set_device("cpu")
+            set_backend("cpu")
     assert isinstance(results[1], np.ndarray)
     np.testing.assert_allclose(results[1], results[0], atol=1e-4)
 
@@ -238,14 +238,14 @@ def test_the_same_training_on_the_gpu_matches_the_cpu(inputs):
 def test_a_model_trained_on_the_gpu_saves_and_loads_on_the_cpu(tmp_path):
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, 256, (32, 1, 8, 8)).astype(np.uint8), rng.integers(0, 10, 32)
-    set_device("gpu")
+    set_backend("gpu")
     try:
         model = _small_cnn().build(seed=1).compile("adam")
         model.fit(x, y, epochs=1, batch_size=16, seed=2)
         on_gpu = model.predict_proba(x)
         model.save(tmp_path / "model.safetensors")
     finally:
-        set_device("cpu")
+        set_backend("cpu")
     loaded = load_model(tmp_path / "model.safetensors")
     assert all(isinstance(value, np.ndarray) for layer in loaded.layers for value in layer.params.values())
     np.testing.assert_allclose(loaded.predict_proba(x), on_gpu, atol=1e-5)
@@ -253,9 +253,9 @@ def test_a_model_trained_on_the_gpu_saves_and_loads_on_the_cpu(tmp_path):
 
 @gpu
 def test_train_on_the_gpu_from_the_command_line(cli, tmp_path):
-    result = cli("train", "--dry-run", "--device", "gpu", "--recipe", "cnn", "--out", tmp_path)
+    result = cli("train", "--dry-run", "--backend", "gpu", "--recipe", "cnn", "--out", tmp_path)
     assert result.returncode == 0, result.stderr
     assert "test accuracy" in result.stdout.lower()
     run_dir = next(tmp_path.iterdir())
     assert (run_dir / "model.safetensors").is_file() and (run_dir / "report.html").is_file()
-    assert json.loads((run_dir / "config.json").read_text())["settings"]["device"] == "gpu"
+    assert json.loads((run_dir / "config.json").read_text())["settings"]["backend"] == "gpu"

@@ -65,13 +65,15 @@ def main():
 @click.option("--test-samples", type=click.IntRange(min=1),
               help="test on only the first N test images (a quick look)")
 @click.option("--dry-run", is_flag=True, help="one epoch of two batches: checks the pipeline end to end")
-@click.option("--device", type=click.Choice(["cpu", "gpu"]), default="cpu",
+@click.option("--backend", type=click.Choice(["cpu", "gpu"]), default="cpu",
               help="where the engine runs: gpu needs CuPy (pip install 'digitlab[gpu]') and a CUDA GPU")
+@click.option("--device", "old_backend", type=click.Choice(["cpu", "gpu"]), hidden=True,
+              help="the old name of --backend (\"device\" now means a memristor only)")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
               help="go on with an interrupted run from its folder's checkpoint (other options ignored)")
 @click.option("--quiet", "-q", is_flag=True, help="print only the result")
-def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, test_samples, dry_run, device,
-          resume_dir, quiet):
+def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, test_samples, dry_run, backend,
+          old_backend, resume_dir, quiet):
     """Train a recipe on MNIST, test it, and write a run folder.
 
     Ctrl-C finishes the batch, saves a checkpoint and says how to resume; a second Ctrl-C stops at once.
@@ -80,11 +82,12 @@ def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, test_
     from digitlab.runs import CHECKPOINT
     from digitlab.training import resume_run, train_run
 
+    backend = old_backend or backend
     if recipe == "memristor":  # tutorial 001's device-aware experiment: `digitlab analog train` runs it
         from digitlab.cli.analog import train as analog_train
 
-        if steps or resume_dir or device != "cpu":
-            raise click.UsageError("the memristor recipe trains in epochs on the CPU: --steps, --device and "
+        if steps or resume_dir or backend != "cpu":
+            raise click.UsageError("the memristor recipe trains in epochs on the CPU: --steps, --backend and "
                                    "--resume do not apply to it")
         click.get_current_context().invoke(analog_train, recipe="memristor", epochs=epochs, batch_size=batch_size,
                                            lr=lr, seed=seed, train_samples=train_samples,
@@ -108,7 +111,7 @@ def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, test_
                 click.echo(f"  changed: {', '.join(changed)}")
         result = train_run(recipe, epochs=epochs, steps=steps, batch_size=batch_size, learning_rate=lr,
                            seed=seed, out=out, verbose=not quiet, dry_run=dry_run, train_samples=train_samples,
-                           test_samples=test_samples, device=device)
+                           test_samples=test_samples, backend=backend)
     if result.interrupted:
         click.echo(f"interrupted: the checkpoint is saved; resume with `digitlab train --resume {result.run_dir}`",
                    err=True)

@@ -2,7 +2,7 @@
 
 Layers call NumPy functions on the arrays they are given. CuPy arrays implement NumPy's dispatch
 protocols (``__array_function__``, ``__array_ufunc__``), so the same layer code runs on either;
-only arrays created from nothing (parameters, buffers) need to know the device, and they are made
+only arrays created from nothing (parameters, buffers) need to know the backend, and they are made
 through ``xp()`` or moved with ``to_device``.
 """
 
@@ -12,31 +12,31 @@ import numpy as np
 
 from digitlab.nn import parallel
 
-_device = "cpu"
+_backend = "cpu"
 
 
-def set_device(device: str) -> None:
+def set_backend(backend: str) -> None:
     """Choose where new arrays live: ``"cpu"`` or ``"gpu"`` (needs CuPy and a CUDA GPU)."""
-    global _device
-    if device not in ("cpu", "gpu"):
-        raise ValueError(f"unknown device {device!r}: choose 'cpu' or 'gpu'")
-    if device == "gpu":
+    global _backend
+    if backend not in ("cpu", "gpu"):
+        raise ValueError(f"unknown backend {backend!r}: choose 'cpu' or 'gpu'")
+    if backend == "gpu":
         _cupy()
-    _device = device
+    _backend = backend
 
 
-def get_device() -> str:
-    return _device
+def get_backend() -> str:
+    return _backend
 
 
 def xp():
-    """The array module of the current device: numpy, or cupy on a GPU."""
-    return _cupy() if _device == "gpu" else np
+    """The array module of the current backend: numpy, or cupy on a GPU."""
+    return _cupy() if _backend == "gpu" else np
 
 
 def to_device(array):
-    """Move an array to the current device (a no-op when it is already there)."""
-    if _device == "gpu":
+    """Move an array to the current backend (a no-op when it is already there)."""
+    if _backend == "gpu":
         return _cupy().asarray(array)
     return to_numpy(array)
 
@@ -94,8 +94,8 @@ def _cupy():
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as error:  # no driver, or one too old for this CuPy: CuPy raises its own errors
-        raise RuntimeError(f"CuPy cannot reach a CUDA GPU ({error}): use --device cpu, or install the "
+        raise RuntimeError(f"CuPy cannot reach a CUDA GPU ({error}): use --backend cpu, or install the "
                            "CuPy that matches this machine's CUDA (digitlab[gpu] or digitlab[gpu-cuda13])") from None
     if count == 0:
-        raise RuntimeError("CuPy found no CUDA GPU on this machine: use --device cpu")
+        raise RuntimeError("CuPy found no CUDA GPU on this machine: use --backend cpu")
     return cupy

@@ -7,7 +7,7 @@ import numpy as np
 
 from digitlab.errors import ConfigError
 from digitlab.nn import losses, optimizers, parallel
-from digitlab.nn.backend import as_float32, get_device, to_device, to_numpy
+from digitlab.nn.backend import as_float32, get_backend, to_device, to_numpy
 from digitlab.nn.batching import batch_indices, num_batches, sampled_indices
 from digitlab.nn.callbacks import History
 from digitlab.nn.checks import same_length, whole_number
@@ -171,7 +171,7 @@ class Sequential:
         if not self.built:
             self.build(self.input_shape or np.shape(x)[1:], rng)
         self._check_labels(y, self.input_shape)
-        if get_device() == "gpu" and augment is None:  # moved once, so that each batch is gathered on the GPU
+        if get_backend() == "gpu" and augment is None:  # moved once, so that each batch is gathered on the GPU
             x, y = to_device(x), to_device(y)
         steps = steps_per_epoch or num_batches(len(x), batch_size)
         self.fit_params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "max_steps": max_steps}
@@ -244,7 +244,7 @@ class Sequential:
         cnn 2.8k -> 3.8k). The shares' batches together hold ``batch_size`` images, so the memory in
         use is one batch's, as when one core does it all. ``function`` must be safe to run in
         several threads at once."""
-        per_image = self._forward_ns_per_image(self.input_shape or np.shape(x)[1:]) if get_device() == "cpu" else 0
+        per_image = self._forward_ns_per_image(self.input_shape or np.shape(x)[1:]) if get_backend() == "cpu" else 0
         shares = parallel.parts(len(x), per_image * len(x))
         size = -(-batch_size // len(shares))
 
