@@ -8,6 +8,9 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
+from digitlab.analog.memristor import DESCRIPTION as MEMRISTOR_DESCRIPTION
+from digitlab.analog.memristor import MEMRISTOR_DEVICES, MEMRISTOR_SETUP
+from digitlab.analog.setup import AnalogSetup
 from digitlab.errors import ConfigError
 from digitlab.nn import (
     BatchNormalization,
@@ -246,3 +249,31 @@ def get_recipe(name) -> Recipe:
     if not isinstance(name, str) or name not in RECIPES:
         raise ConfigError(f"unknown recipe {name!r}; `digitlab recipes` lists them: {', '.join(RECIPES)}")
     return RECIPES[name]
+
+
+@dataclass(frozen=True)
+class DeviceRecipe:
+    """A tutorial whose network trains on memristor devices rather than in float: ``digitlab analog
+    train`` runs it (``digitlab train --recipe NAME`` hands it over), on the CPU, in epochs."""
+    name: str
+    source: str
+    description: str
+    tutorial_result: str
+    setup: AnalogSetup
+    devices: tuple
+
+    def refuse(self, steps=None, resume=None, backend="cpu"):
+        """A ConfigError naming what a device-aware run cannot do."""
+        if steps or resume or backend != "cpu":
+            raise ConfigError(f"the {self.name} recipe trains in epochs on the CPU: --steps, --backend and "
+                              "--resume do not apply to it")
+
+
+DEVICE_RECIPES = {
+    recipe.name: recipe
+    for recipe in [
+        DeviceRecipe(name="memristor", source="001", description=MEMRISTOR_DESCRIPTION,
+                     tutorial_result="accuracy curves, linear above nonlinear",
+                     setup=MEMRISTOR_SETUP, devices=MEMRISTOR_DEVICES),
+    ]
+}

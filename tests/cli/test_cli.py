@@ -248,3 +248,18 @@ def test_backend_chooses_cpu_or_gpu_and_device_stays_as_its_hidden_old_name(cli,
         assert result.returncode == 0, result.stderr
         run_dir = next((tmp_path / option.strip("-")).iterdir())
         assert json.loads((run_dir / "config.json").read_text())["settings"]["backend"] == "cpu"
+
+
+def test_the_cli_knows_recipes_only_from_the_registry():
+    import digitlab.cli
+
+    folder = Path(digitlab.cli.__file__).parent
+    for module in folder.glob("*.py"):
+        assert "\"memristor\"" not in module.read_text() and "'memristor'" not in module.read_text(), module.name
+
+
+def test_a_device_aware_recipe_refuses_what_it_cannot_do(cli, tmp_path):
+    for option in (["--steps", "5"], ["--backend", "gpu"]):
+        result = cli("train", "--recipe", "memristor", *option, "--out", tmp_path)
+        assert result.returncode == 2 and "trains in epochs on the CPU" in result.stderr
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())

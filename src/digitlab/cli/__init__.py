@@ -10,7 +10,7 @@ import click
 
 from digitlab.cli.types import SEED, PngFile, PositiveNumber
 from digitlab.errors import DigitlabError
-from digitlab.recipes import DEFAULT_RECIPE, RECIPES
+from digitlab.recipes import DEFAULT_RECIPE, DEVICE_RECIPES, RECIPES
 
 
 class _Group(click.Group):
@@ -50,7 +50,7 @@ def main():
 
 
 @main.command()
-@click.option("--recipe", type=click.Choice([*RECIPES, "memristor"]), default=DEFAULT_RECIPE,
+@click.option("--recipe", type=click.Choice([*RECIPES, *DEVICE_RECIPES]), default=DEFAULT_RECIPE,
               help="the model and hyper-parameters to train (`digitlab recipes` lists them)")
 @click.option("--epochs", type=click.IntRange(min=1), help="passes over the data [default: the recipe's]")
 @click.option("--steps", type=click.IntRange(min=1),
@@ -83,13 +83,15 @@ def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, test_
     from digitlab.training import resume_run, train_run
 
     backend = old_backend or backend
-    if recipe == "memristor":  # tutorial 001's device-aware experiment: `digitlab analog train` runs it
+    if recipe in DEVICE_RECIPES:  # a device-aware experiment: `digitlab analog train` runs it
         from digitlab.cli.analog import train as analog_train
+        from digitlab.errors import ConfigError
 
-        if steps or resume_dir or backend != "cpu":
-            raise click.UsageError("the memristor recipe trains in epochs on the CPU: --steps, --backend and "
-                                   "--resume do not apply to it")
-        click.get_current_context().invoke(analog_train, recipe="memristor", epochs=epochs, batch_size=batch_size,
+        try:
+            DEVICE_RECIPES[recipe].refuse(steps, resume_dir, backend)
+        except ConfigError as error:
+            raise click.UsageError(str(error)) from None
+        click.get_current_context().invoke(analog_train, recipe=recipe, epochs=epochs, batch_size=batch_size,
                                            lr=lr, seed=seed, train_samples=train_samples,
                                            test_samples=test_samples, out=out, dry_run=dry_run, quiet=quiet)
         return
@@ -133,13 +135,13 @@ def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, test_
 @main.command()
 def recipes():
     """List the recipes: name, source tutorial, model and the tutorial's result."""
-    from digitlab.analog.memristor import DESCRIPTION
-
     for recipe in RECIPES.values():
         click.echo(f"{recipe.name:<14} tutorial {recipe.source}  {recipe.description}")
         click.echo(f"{'':<14} tutorial's result: {recipe.tutorial_result}")
-    click.echo(f"{'memristor':<14} tutorial 001  {DESCRIPTION} (device-aware: `digitlab analog train`)")
-    click.echo(f"{'':<14} tutorial's result: accuracy curves, linear above nonlinear")
+    for device_recipe in DEVICE_RECIPES.values():
+        click.echo(f"{device_recipe.name:<14} tutorial {device_recipe.source}  {device_recipe.description} "
+                   "(device-aware: `digitlab analog train`)")
+        click.echo(f"{'':<14} tutorial's result: {device_recipe.tutorial_result}")
 
 
 @main.command()

@@ -9,9 +9,9 @@ import click
 from digitlab.analog.rules import DESCRIPTIONS, RULES
 from digitlab.analog.setup import AnalogSetup
 from digitlab.cli.types import SEED, PngFile, PositiveNumber
+from digitlab.recipes import DEVICE_RECIPES
 
 DEFAULTS = AnalogSetup()
-RECIPES = ("memristor",)
 
 
 @click.group("analog", context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -52,7 +52,8 @@ def curves(names, out):
 @click.option("--devices", "names", default=None,
               help="presets or device files, comma-separated [default: ideal,linear,ag-si; "
                    "with --recipe, the recipe's]")
-@click.option("--recipe", type=click.Choice(RECIPES), help="run a recipe: memristor is tutorial 001's experiment")
+@click.option("--recipe", type=click.Choice(list(DEVICE_RECIPES)),
+              help="run a device-aware recipe (`digitlab recipes` lists them)")
 @click.option("--rule", type=click.Choice(list(RULES)), default=None,
               help="how updates become pulses: " + "; ".join(f"{k}: {v}" for k, v in DESCRIPTIONS.items())
               + f" [default: {DEFAULTS.rule}]")
@@ -72,13 +73,12 @@ def train(names, recipe, rule, epochs, batch_size, lr, w_max, seed, train_sample
           quiet):
     """Train the same network on each device; write curves, a table and an HTML report."""
     from digitlab.analog.experiment import compare
-    from digitlab.analog.memristor import DESCRIPTION, MEMRISTOR_DEVICES, MEMRISTOR_SETUP
     from digitlab.analog.presets import parse_devices
 
-    if recipe == "memristor":
-        setup, chosen = MEMRISTOR_SETUP, list(MEMRISTOR_DEVICES)
-        name = "memristor"
-        click.echo(f"memristor (tutorial 001): {DESCRIPTION}")
+    if recipe:
+        chosen_recipe = DEVICE_RECIPES[recipe]
+        setup, chosen, name = chosen_recipe.setup, list(chosen_recipe.devices), chosen_recipe.name
+        click.echo(f"{name} (tutorial {chosen_recipe.source}): {chosen_recipe.description}")
     else:
         setup, chosen, name = DEFAULTS, ["ideal", "linear", "ag-si"], None
     if names is not None:
