@@ -43,6 +43,11 @@ SPEED = "digitlab.nn.accel"
 
 MAX_LINES = 400
 MAX_LAYER_LINES = 150
+# Files over budget for a named reason, each with the most lines it may have until that is done: the
+# check fails if one grows, and says so once it fits and its entry can go.
+OVER_BUDGET = {
+    "digitlab/nn/layers/conv.py": (257, "its im2col and Fourier code moves into nn/accel (issue 18)"),
+}
 
 
 def module_name(path: Path) -> str:
@@ -129,8 +134,13 @@ def check() -> list[str]:
         module, where = module_name(path), path.relative_to(SOURCE.parent.parent)
         lines = len(path.read_text().splitlines())
         budget = MAX_LAYER_LINES if module.startswith(TEXTBOOK + ".") else MAX_LINES
-        if lines > budget:
-            problems.append(f"{where}: {lines} lines, over the budget of {budget}: it holds two concepts")
+        allowed, why = OVER_BUDGET.get(str(path.relative_to(SOURCE.parent)), (budget, ""))
+        if lines > max(budget, allowed):
+            problems.append(f"{where}: {lines} lines, over the budget of {max(budget, allowed)}: it holds two concepts")
+        elif lines > budget:
+            print(f"known: {where}: {lines} lines, over the budget of {budget} until {why}")
+        elif allowed > budget:
+            problems.append(f"{where}: now within its budget: remove it from OVER_BUDGET")
         for target, line, names in imports_of(path, modules):
             if target != module and target != PACKAGE:
                 graph.setdefault(module, set()).add(target)

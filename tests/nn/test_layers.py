@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 
-from digitlab.nn import layers
 from digitlab.nn.layers import (
     LAYERS,
     BatchNormalization,
@@ -23,6 +22,7 @@ from digitlab.nn.layers import (
     Softmax,
     Tanh,
     activation_layer,
+    conv,
     layer_from_config,
 )
 
@@ -97,8 +97,8 @@ def test_conv2d_a_few_images_at_a_time_gives_the_same_values_and_gradients(
     x = rng.standard_normal((5, *input_shape))
     whole = layer.forward(x).copy()
     image_bytes = np.prod(whole.shape[2:]) * np.prod(kernel_size) * input_shape[0] * x.itemsize
-    monkeypatch.setattr(layers, "COLUMNS_BLOCK_BYTES", 2 * image_bytes)
-    assert len(layers._blocks(slice(0, 5), image_bytes, x)) == 3  # blocks of 2, 2 and 1 images
+    monkeypatch.setattr(conv, "COLUMNS_BLOCK_BYTES", 2 * image_bytes)
+    assert len(conv.blocks(slice(0, 5), image_bytes, x)) == 3  # blocks of 2, 2 and 1 images
     np.testing.assert_allclose(layer.forward(x), whole, rtol=1e-12, atol=1e-12)
     gradcheck(layer, x, rng)
 

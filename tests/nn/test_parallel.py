@@ -15,12 +15,12 @@ from digitlab.nn import (
     MaxPool2D,
     ReLU,
     Sequential,
-    layers,
     optimizers,
     parallel,
 )
 from digitlab.nn.backend import as_float32
 from digitlab.nn.callbacks import Callback
+from digitlab.nn.layers import conv
 from digitlab.nn.optimizers import SGD, Adam, RMSprop
 
 
@@ -151,7 +151,7 @@ def test_split_layers_give_the_unsplit_values_and_gradients(monkeypatch, gradche
 
 @pytest.mark.parametrize("padding, strides", [("same", 1), ("valid", 2)])
 def test_conv2d_split_into_parts_of_several_blocks_gives_the_unsplit_gradients(monkeypatch, padding, strides):
-    monkeypatch.setattr(layers, "COLUMNS_BLOCK_BYTES", 1)  # a block an image, several a part
+    monkeypatch.setattr(conv, "COLUMNS_BLOCK_BYTES", 1)  # a block an image, several a part
     x = np.random.default_rng(3).standard_normal((11, 2, 9, 8))
     _assert_split_gives_unsplit_results(monkeypatch, Conv2D(3, 3, strides, padding, use_bias=True), x, (2, 9, 8))
 
