@@ -14,7 +14,7 @@ def batch_indices(num_samples, batch_size, rng=None, shuffle=True, drop_last=Fal
     order = rng.permutation(num_samples) if shuffle else None
     for batch in range(num_batches(num_samples, batch_size, drop_last)):
         start, stop = batch * batch_size, (batch + 1) * batch_size
-        yield order[start:stop] if shuffle else slice(start, stop)
+        yield slice(start, stop) if order is None else order[start:stop]
 
 
 def sampled_indices(num_samples, batch_size, steps, rng):

@@ -8,12 +8,13 @@ after the current batch.
 import math
 import sys
 import time
+from typing import Any
 
 from tqdm.auto import tqdm
 
 
 class Callback:
-    model = None
+    model: Any = None  # the Sequential being trained (set by fit)
 
     def set_model(self, model):
         self.model = model
@@ -56,7 +57,7 @@ class ProgressBar(Callback):
     def __init__(self, enabled=None, update_every=10):
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
         self.update_every = update_every
-        self.bar = None
+        self.bar: Any = None  # the epoch's tqdm bar
 
     def on_epoch_begin(self, epoch, logs=None):
         params = self.model.fit_params

@@ -60,12 +60,22 @@ def ones(shape, rng=None):
     return np.ones(shape, np.float32)
 
 
+class Configured:
+    """An initialiser made with arguments (``normal(0.05)``): the function, and the config that makes
+    it again when a saved model is loaded."""
+
+    def __init__(self, function, config: dict):
+        self.function, self.config = function, config
+
+    def __call__(self, shape, rng=None):
+        return self.function(shape, rng)
+
+
 def normal(std=0.01, mean=0.0):
     def init(shape, rng):
         return (mean + std * rng.standard_normal(shape)).astype(np.float32)
 
-    init.config = {"name": "normal", "std": std, "mean": mean}
-    return init
+    return Configured(init, {"name": "normal", "std": std, "mean": mean})
 
 
 def truncated_normal(std=0.05):
@@ -79,8 +89,7 @@ def truncated_normal(std=0.05):
             outside = np.abs(values) > 2
         return (std * values).astype(np.float32)
 
-    init.config = {"name": "truncated_normal", "std": std}
-    return init
+    return Configured(init, {"name": "truncated_normal", "std": std})
 
 
 def uniform(limit):
@@ -89,16 +98,14 @@ def uniform(limit):
     def init(shape, rng):
         return rng.uniform(-limit, limit, shape).astype(np.float32)
 
-    init.config = {"name": "uniform", "limit": limit}
-    return init
+    return Configured(init, {"name": "uniform", "limit": limit})
 
 
 def constant(value=0.0):
     def init(shape, rng=None):
         return np.full(shape, value, np.float32)
 
-    init.config = {"name": "constant", "value": value}
-    return init
+    return Configured(init, {"name": "constant", "value": value})
 
 
 _BY_NAME = {

@@ -18,6 +18,7 @@ class Layer:
     # Sequential sets this to False on its first layer with parameters: nothing before it learns,
     # so the gradient with respect to its input (a whole matmul for Dense) is never computed.
     input_gradient = True
+    activation: "Layer | None" = None  # applied after the layer's own output (Dense and Conv2D take one)
 
     def __init__(self, name=None):
         self.name = name
@@ -62,7 +63,7 @@ class Layer:
             self.grads[key] = self.grads[key].astype(dtype)
         for key in self.buffers:
             self.buffers[key] = self.buffers[key].astype(dtype)
-        if getattr(self, "activation", None):
+        if self.activation:
             self.activation.astype(dtype)
         return self
 

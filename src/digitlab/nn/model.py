@@ -21,7 +21,8 @@ class Sequential:
     def __init__(self, layers=(), input_shape=None):
         self.layers = []
         self.input_shape = tuple(input_shape) if input_shape is not None else None
-        self.optimizer = self.loss = None
+        self.optimizer: optimizers.Optimizer | None = None
+        self.loss: losses.Loss | None = None
         self.stop_training = self.interrupted = False
         self.step = 0
         for layer in layers:
@@ -31,7 +32,7 @@ class Sequential:
         """Append a layer; a layer's ``activation=`` becomes a layer of its own after it."""
         if not isinstance(layer, Layer):
             raise TypeError(f"a model is made of digitlab layers (Dense(128), ReLU(), ...), not {layer!r}")
-        activation = getattr(layer, "activation", None)
+        activation = layer.activation
         if activation is not None:
             layer.activation = None
         for new in (layer, activation):
@@ -76,8 +77,7 @@ class Sequential:
 
     def _training_loss(self):
         """The loss on the last layer's input when Softmax + cross-entropy fuse, else the loss."""
-        fused = isinstance(self.loss, losses.CategoricalCrossEntropy) and isinstance(self.layers[-1], Softmax)
-        if fused:
+        if isinstance(self.loss, losses.CategoricalCrossEntropy) and isinstance(self.layers[-1], Softmax):
             return self.layers[:-1], losses.SoftmaxCrossEntropy(self.loss.reduction)
         return self.layers, self.loss
 
@@ -133,6 +133,8 @@ class Sequential:
 
     def train_step(self, x, y):
         """One step on one batch: forward, loss, backward, update. Returns (loss, correct)."""
+        if self.optimizer is None:
+            raise ConfigError("compile the model before training it: model.compile(optimizer, loss)")
         layers, loss_fn = self._training_loss()
         outputs = self.forward(x, training=True, layers=layers)
         loss = loss_fn.forward(outputs, y)
@@ -177,7 +179,7 @@ class Sequential:
         self.fit_params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "max_steps": max_steps}
         self.fit_rng, self.stop_training, self.interrupted = rng, False, False
         history = History()
-        progress = resume or {"epoch": initial_epoch, "batch": 0, "totals": [0.0, 0, 0]}
+        progress: dict = resume or {"epoch": initial_epoch, "batch": 0, "totals": [0.0, 0, 0]}
         state_when_stopped = rng.bit_generator.state
         history.history = {key: list(values) for key, values in progress.get("history", {}).items()}
         history.epoch = list(progress.get("epochs_done", []))
@@ -207,7 +209,7 @@ class Sequential:
                 images = augment(x[index], rng) if augment else x[index]
                 loss, batch_correct = self.train_step(self._inputs(images), labels)
                 loss_sum, correct, seen = loss_sum + loss * len(labels), correct + batch_correct, seen + len(labels)
-                self.progress = {"epoch": epoch, "batch": batch + 1, "totals": [loss_sum, correct, seen],
+                self.progress: dict = {"epoch": epoch, "batch": batch + 1, "totals": [loss_sum, correct, seen],
                                  "epoch_rng_state": epoch_rng_state, "history": history.history,
                                  "epochs_done": history.epoch}
                 logs = {"loss": loss_sum / seen, "accuracy": correct / seen, "batch_loss": loss}
@@ -326,7 +328,7 @@ class Sequential:
 
     def get_config(self):
         return {
-            "input_shape": list(self.input_shape),
+            "input_shape": list(self.input_shape or ()),
             "layers": [{"class": type(layer).__name__, "name": layer.name, "config": layer.config()}
                        for layer in self.layers],
         }

@@ -21,7 +21,10 @@ SPLIT_PARAMETER_SIZE = 1 << 18
 
 
 class Optimizer:
-    slots = ()  # the names of the state arrays kept for each parameter
+    @property
+    def slots(self) -> tuple[str, ...]:
+        """The names of the state arrays kept for each parameter."""
+        return ()
 
     def __init__(self, learning_rate, weight_decay=0.0):
         name = type(self).__name__
@@ -69,9 +72,11 @@ class Optimizer:
     # for one element. It reads ``grad`` and the scalars of ``gpu_scalars`` (computed here in double
     # precision, as ``rule`` has them) and updates ``param`` and the slots in place. An optimizer
     # without a ``gpu_rule`` of its own (a subclass that changes ``rule`` only, say) runs ``rule``.
-    gpu_rule = None
+    @property
+    def gpu_rule(self) -> str | None:
+        return None
 
-    def gpu_scalars(self) -> dict:
+    def gpu_scalars(self) -> dict[str, float]:
         return {}
 
     def _gpu_rule_applies(self):

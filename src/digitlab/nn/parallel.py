@@ -136,7 +136,7 @@ class _Pool:
     """Worker threads that run the parts put on one queue, in turn."""
 
     def __init__(self):
-        self.parts = queue.SimpleQueue()
+        self.parts: queue.SimpleQueue[_Part] = queue.SimpleQueue()
         self.threads = 0
 
     def grow(self, threads):

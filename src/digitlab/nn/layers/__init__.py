@@ -22,7 +22,7 @@ def layer_from_config(spec: dict) -> Layer:
     """Rebuild a layer from ``{"class": "Dense", "config": {...}}`` as saved in a model file."""
     if not isinstance(spec, dict):
         raise ValueError(f"a layer is described by a dict, not {type(spec).__name__}")
-    cls = LAYERS.get(spec.get("class"))
+    cls = LAYERS.get(str(spec.get("class")))
     if cls is None:
         raise ValueError(f"unknown layer class {spec.get('class')!r}")
     return cls(**spec.get("config", {}))
