@@ -167,3 +167,14 @@ def test_config_of_round_trips_through_get(name):
     config = initializers.config_of(init)
     assert isinstance(config, dict) and "name" in config
     np.testing.assert_array_equal(draw(initializers.get(config), (5, 6)), draw(init, (5, 6)))
+
+
+def test_an_initialiser_made_with_arguments_names_them_and_is_made_again_from_them():
+    from digitlab.nn import initializers
+
+    made = initializers.truncated_normal(0.1)
+    assert initializers.config_of(made) == {"name": "truncated_normal", "std": 0.1}
+    again = initializers.get(initializers.config_of(made))
+    rng = np.random.default_rng(0), np.random.default_rng(0)
+    np.testing.assert_array_equal(made((3, 4), rng[0]), again((3, 4), rng[1]))
+    assert initializers.config_of(initializers.he_normal) == {"name": "he_normal"}

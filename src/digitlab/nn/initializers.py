@@ -135,4 +135,6 @@ def get(spec):
 
 def config_of(initializer):
     """The JSON-able description of an initialiser, so a saved model can name it."""
-    return getattr(initializer, "config", {"name": initializer.__name__})
+    if isinstance(initializer, Configured):
+        return initializer.config
+    return getattr(initializer, "config", None) or {"name": initializer.__name__}
