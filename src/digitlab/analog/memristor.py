@@ -15,7 +15,6 @@ Its bug is fixed: the tutorial steps layer 2 with layer 1's states; here each la
 """
 
 from digitlab.analog.device import Device
-from digitlab.analog.experiment import compare
 from digitlab.analog.presets import PRESETS
 from digitlab.analog.setup import AnalogSetup
 from digitlab.analog.training import build_network
@@ -51,6 +50,10 @@ def run_memristor(out="runs", epochs=None, seed=None, train_samples=None, device
 
     Every argument left None keeps the tutorial's choice.
     """
+    # Imported here: digitlab.recipes reads this module, and every CLI command starts faster without
+    # the figures' matplotlib.
+    from digitlab.analog.experiment import compare
+
     setup = MEMRISTOR_SETUP.with_changes(epochs=epochs, seed=seed, train_samples=train_samples)
     return compare(devices or MEMRISTOR_DEVICES, setup, out=out, name="memristor", progress=progress,
                    dry_run=dry_run, data=data)
