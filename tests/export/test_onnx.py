@@ -44,7 +44,7 @@ def _settle_batch_norm(model, images):
     for layer in layers:
         layer.momentum = 0.0
     if layers:
-        model.forward(model._inputs(images), training=True)
+        model.forward(model.inputs(images), training=True)
     for layer, momentum in zip(layers, saved, strict=True):
         layer.momentum = momentum
     return model

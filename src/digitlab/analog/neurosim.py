@@ -15,6 +15,10 @@ unseeded device-to-device draw, and, by default, the 15 kOhm access transistor i
 device when it is read (``r_access``): through it, GST PCM's 4.7 kOhm devices read so compressed that
 its network never learns either, where NeuroSim's Table II reports 89 %, so the table cannot have
 been made that way.
+
+Its loop is the one documented exception to the engine's single training loop (nn/fit.py): NeuroSim
+trains one image at a time through a hardware forward pass (ADC read-outs, a 1-bit hidden layer)
+with its own backward rule, which is not a Sequential's forward and backward.
 """
 
 import time

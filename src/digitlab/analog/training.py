@@ -1,11 +1,12 @@
 """Device-aware training: a digitlab network whose Dense kernels live on memristive devices.
 
-The loop reads top to bottom: for each batch, the engine does forward, loss and backward as ever;
-the optimizer (plain SGD) proposes each kernel's change, the layer's update rule turns it into pulses
-on the devices, and the kernel becomes what the devices now hold (written in place, only where they
-changed). So the forward pass always sees the device weights. With a per-epoch rule (seed 001's), the
-float steps run for a whole epoch before the devices are written once. Biases, if a model has them,
-stay in float (they would live in digital periphery).
+It trains in the engine's one loop, ``model.fit`` (nn/fit.py), as an analog optimizer plugs into an
+ordinary training loop: for each batch the engine does forward, loss and backward as ever; the
+optimizer, ``DeviceSGD`` (plain SGD), proposes each kernel's change, the layer's update rule turns it
+into pulses on the devices, and the kernel becomes what the devices now hold (written in place, only
+where they changed). So the forward pass always sees the device weights. With a per-epoch rule (seed
+001's), the float steps run for a whole epoch and the ``DeviceEpochs`` callback writes the devices
+once at its end. Biases, if a model has them, stay in float (they would live in digital periphery).
 """
 
 import time
@@ -19,9 +20,8 @@ from digitlab.analog.rules import get_rule
 from digitlab.analog.setup import DEFAULT_SETUP, AnalogSetup
 from digitlab.analog.weights import DeviceWeights
 from digitlab.data import load_data
-from digitlab.nn import SGD, Dense, Sequential, parallel
-from digitlab.nn.backend import as_float32
-from digitlab.nn.batching import batch_indices
+from digitlab.nn import SGD, Callback, Dense, Sequential
+from digitlab.nn.batching import num_batches
 
 
 @dataclass
@@ -51,7 +51,6 @@ def build_network(setup: AnalogSetup) -> Sequential:
     return Sequential(layers, input_shape=(784,))
 
 
-@parallel.engine_threads()
 def train_on_device(device, setup=DEFAULT_SETUP, data=None, progress=None, max_batches=None) -> DeviceRun:
     """Train ``setup``'s network with its kernels on ``device``; test after every epoch.
 
@@ -72,35 +71,48 @@ def train_on_device(device, setup=DEFAULT_SETUP, data=None, progress=None, max_b
     weights = {f"{layer.name}/kernel": DeviceWeights(
         device, rule, _initial(layer.params["kernel"], device, setup, init_rng), setup.w_max, rng=noise_rng,
         clip=False, out=layer.params["kernel"]) for layer in dense}
-    per_step = not device.ideal and not rule.per_epoch
-    model.compile(_DeviceSGD(setup.learning_rate, weights if per_step else {}), "categorical_crossentropy")
+    per_epoch = rule.per_epoch and not device.ideal
+    model.compile(DeviceSGD(setup.learning_rate, {} if per_epoch or device.ideal else weights),
+                  "categorical_crossentropy")
 
     run = DeviceRun(device, rule.name)
     started = time.perf_counter()
-    for _ in range(setup.epochs):
-        clock = time.perf_counter()
-        epoch_start = {slot: stored.values.copy() for slot, stored in weights.items()} if (
-            not device.ideal and rule.per_epoch) else None
-        for batch, index in enumerate(batch_indices(len(x_train), setup.batch_size, shuffle_rng)):
-            model.train_step(as_float32(x_train[index]).reshape(len(index), 784), y_train[index])
-            if progress:
-                progress(1)
-            if max_batches and batch + 1 >= max_batches:
-                break
-        if epoch_start is not None:  # the epoch ran in float: now the devices take one step
-            for slot, stored in weights.items():
-                stored.apply(stored.values - epoch_start[slot])
-                stored.reread()
-        run.train_seconds += time.perf_counter() - clock
-        loss, accuracy = model.evaluate(x_test, y_test)
-        run.loss.append(float(loss))
-        run.accuracy.append(float(accuracy))
+    model.fit(x_train, y_train, epochs=setup.epochs, batch_size=setup.batch_size, seed=shuffle_rng,
+              steps_per_epoch=max_batches and min(max_batches, num_batches(len(x_train), setup.batch_size)),
+              callbacks=[DeviceEpochs(run, weights if per_epoch else {}, (x_test, y_test), progress)])
     run.seconds = time.perf_counter() - started
     run.pulses = sum(stored.pulses for stored in weights.values())
     return run
 
 
-class _DeviceSGD(SGD):
+class DeviceEpochs(Callback):
+    """What a device-aware run does around the training loop's epochs: a per-epoch rule's device
+    writes (seed 001's: the epoch runs in float, then the devices take one step towards where it
+    ended), the training time (steps and writes, not tests), and a test after every epoch, on the
+    weights the devices hold."""
+
+    def __init__(self, run: DeviceRun, per_epoch_weights: dict, test_data, progress=None):
+        self.run, self.per_epoch_weights, self.test_data, self.progress = run, per_epoch_weights, test_data, progress
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.clock = time.perf_counter()
+        self.epoch_start = {slot: stored.values.copy() for slot, stored in self.per_epoch_weights.items()}
+
+    def on_batch_end(self, batch, logs=None):
+        if self.progress:
+            self.progress(1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        for slot, stored in self.per_epoch_weights.items():
+            stored.apply(stored.values - self.epoch_start[slot])
+            stored.reread()
+        self.run.train_seconds += time.perf_counter() - self.clock
+        loss, accuracy = self.model.evaluate(*self.test_data)
+        self.run.loss.append(float(loss))
+        self.run.accuracy.append(float(accuracy))
+
+
+class DeviceSGD(SGD):
     """Plain SGD whose steps on device kernels go to the devices: the step's change is handed to
     the layer's DeviceWeights (rule and devices decide what happens), which write the kernel in
     place. Other parameters (biases) take the float step."""

@@ -1,4 +1,4 @@
-"""Callbacks hook into ``Sequential.fit`` at the ends of batches and epochs, as in Keras.
+"""Callbacks hook into the training loop (nn/fit.py) at the ends of batches and epochs, as in Keras.
 
 ``logs`` at an epoch's end hold "loss" and "accuracy" (averaged over the epoch's batches) and,
 with validation data, "val_loss" and "val_accuracy". Setting ``model.stop_training`` ends the run
@@ -35,17 +35,28 @@ class Callback:
         pass
 
 
-class History:
-    """What ``fit`` returns: ``history["loss"]`` is the list of each epoch's loss, and so on."""
+class History(Callback):
+    """What ``fit`` returns: ``history["loss"]`` is the list of each epoch's loss, and so on.
 
-    def __init__(self):
-        self.history = {}
-        self.epoch = []
+    ``fit`` makes it the first of its callbacks, so it has recorded an epoch before any other
+    callback hears of that epoch's end. ``progress``: a resumed run's, whose epochs it starts with."""
+
+    def __init__(self, progress=None):
+        progress = progress or {}
+        self.history = {key: list(values) for key, values in progress.get("history", {}).items()}
+        self.epoch = list(progress.get("epochs_done", []))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.append(epoch, logs or {})
 
     def append(self, epoch, logs):
         self.epoch.append(epoch)
         for key, value in logs.items():
             self.history.setdefault(key, []).append(float(value))
+
+    def progress(self):
+        """What a checkpoint keeps of it (``model.progress`` holds these lists, not copies)."""
+        return {"history": self.history, "epochs_done": self.epoch}
 
     def __getitem__(self, key):
         return self.history[key]

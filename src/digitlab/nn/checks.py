@@ -39,3 +39,13 @@ def number(value, what, bounds):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not RANGES[bounds](value):
         raise ConfigError(f"{what} must be a number {bounds}, got {value!r}")
     return float(value)
+
+
+def samples(x, y, what):
+    """x and y as arrays holding as many samples each, at least one."""
+    x = x if hasattr(x, "dtype") else np.asarray(x)
+    y = y if hasattr(y, "dtype") else np.asarray(y)
+    if x.ndim == 0 or y.ndim == 0 or same_length(x, y) == 0:
+        raise ConfigError(f"{what} needs at least one sample and a label for each; x has shape {x.shape}, "
+                          f"y {y.shape}")
+    return x, y

@@ -8,9 +8,8 @@ import numpy as np
 from digitlab.errors import ConfigError
 from digitlab.nn import losses, optimizers, parallel
 from digitlab.nn.backend import as_float32, get_backend, to_device, to_numpy
-from digitlab.nn.batching import batch_indices, num_batches, sampled_indices
-from digitlab.nn.callbacks import History
-from digitlab.nn.checks import same_length, whole_number
+from digitlab.nn.checks import samples, whole_number
+from digitlab.nn.fit import fit
 from digitlab.nn.layers import Layer, Softmax, layer_from_config
 from digitlab.nn.modelfile import write_model_file
 
@@ -83,7 +82,7 @@ class Sequential:
 
     # ------------------------------------------------------------------ running
 
-    def _inputs(self, x):
+    def inputs(self, x):
         """Float32 inputs shaped for the first layer: (N, 28, 28) images fit a (784,) model."""
         x = x if hasattr(x, "dtype") else np.asarray(x)
         if self.input_shape is not None and x.shape[1:] != self.input_shape:
@@ -111,7 +110,7 @@ class Sequential:
             shape = layer.output_shape(shape)
         return shape
 
-    def _check_labels(self, y, input_shape):
+    def check_labels(self, y, input_shape):
         """Labels are rows shaped like the model's outputs (one-hot rows, say), or class indices
         that each name one of its outputs: the loss would read any other number as no class at
         all, and train on it without a word."""
@@ -147,11 +146,10 @@ class Sequential:
         self.step += 1
         return loss, _correct(outputs, y)
 
-    @parallel.engine_threads()
     def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, callbacks=(), seed=None,
             shuffle=True, steps_per_epoch=None, with_replacement=False, initial_epoch=0, max_steps=None,
             augment=None, resume=None):
-        """Train for ``epochs`` passes over (x, y), and return the History.
+        """Train for ``epochs`` passes over (x, y), and return the History (the loop is nn/fit.py).
 
         Step-based training, as some tutorials do it: an "epoch" is ``steps_per_epoch`` batches
         (drawn at random ``with_replacement`` if asked) and training ends once the model has taken
@@ -162,80 +160,8 @@ class Sequential:
         moment (digitlab.nn.checkpoint saves both), and training continues from that very batch,
         with the same data order, as if never stopped.
         """
-        if self.optimizer is None:
-            raise ConfigError("compile the model before fit: model.compile(optimizer, loss)")
-        x, y = _samples(x, y, "fit")
-        whole_number(batch_size, "batch_size")
-        whole_number(epochs, "epochs", least=0)
-        if validation_data is not None and len(validation_data) != 2:
-            raise ConfigError("validation_data is a pair (x, y)")
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        if not self.built:
-            self.build(self.input_shape or np.shape(x)[1:], rng)
-        self._check_labels(y, self.input_shape)
-        if get_backend() == "gpu" and augment is None:  # moved once, so that each batch is gathered on the GPU
-            x, y = to_device(x), to_device(y)
-        steps = steps_per_epoch or num_batches(len(x), batch_size)
-        self.fit_params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "max_steps": max_steps}
-        self.fit_rng, self.stop_training, self.interrupted = rng, False, False
-        history = History()
-        progress: dict = resume or {"epoch": initial_epoch, "batch": 0, "totals": [0.0, 0, 0]}
-        state_when_stopped = rng.bit_generator.state
-        history.history = {key: list(values) for key, values in progress.get("history", {}).items()}
-        history.epoch = list(progress.get("epochs_done", []))
-        for callback in callbacks:
-            callback.set_model(self)
-            callback.on_train_begin()
-        for epoch in range(progress["epoch"], epochs):
-            resuming = epoch == progress["epoch"] and progress["batch"] > 0
-            if resuming:  # the epoch's order comes from the generator as it was when the epoch began
-                rng.bit_generator.state = progress["epoch_rng_state"]
-            epoch_rng_state = rng.bit_generator.state
-            for callback in callbacks:
-                callback.on_epoch_begin(epoch)
-            if with_replacement:
-                batches = sampled_indices(len(x), batch_size, steps, rng)
-            else:
-                batches = batch_indices(len(x), batch_size, rng, shuffle)
-            loss_sum, correct, seen = progress["totals"] if resuming else (0.0, 0, 0)
-            first_batch = progress["batch"] if resuming else 0
-            for _ in range(first_batch):
-                next(batches)
-            if resuming:  # and the rest of the epoch's draws (augmentation) as they were when it stopped
-                rng.bit_generator.state = state_when_stopped
-            finished = True
-            for batch, index in enumerate(batches, start=first_batch):
-                labels = to_device(y[index])
-                images = augment(x[index], rng) if augment else x[index]
-                loss, batch_correct = self.train_step(self._inputs(images), labels)
-                loss_sum, correct, seen = loss_sum + loss * len(labels), correct + batch_correct, seen + len(labels)
-                self.progress: dict = {"epoch": epoch, "batch": batch + 1, "totals": [loss_sum, correct, seen],
-                                 "epoch_rng_state": epoch_rng_state, "history": history.history,
-                                 "epochs_done": history.epoch}
-                logs = {"loss": loss_sum / seen, "accuracy": correct / seen, "batch_loss": loss}
-                for callback in callbacks:
-                    callback.on_batch_end(batch, logs)
-                if self.interrupted:
-                    finished = False  # to be resumed from here: no results for a partial epoch
-                    break
-                if self.stop_training or batch + 1 == steps or self.step == max_steps:
-                    break
-            if not finished:
-                break
-            logs = {"loss": loss_sum / max(seen, 1), "accuracy": correct / max(seen, 1)}
-            if validation_data is not None:
-                val_loss, val_accuracy = self.evaluate(*validation_data)
-                logs.update(val_loss=val_loss, val_accuracy=val_accuracy)
-            history.append(epoch, logs)
-            self.progress = {"epoch": epoch + 1, "batch": 0, "totals": [0.0, 0, 0],
-                             "history": history.history, "epochs_done": history.epoch}
-            for callback in callbacks:
-                callback.on_epoch_end(epoch, logs)
-            if self.stop_training or self.step == max_steps:
-                break
-        for callback in callbacks:
-            callback.on_train_end()
-        return history
+        return fit(self, x, y, epochs, batch_size, validation_data, callbacks, seed, shuffle, steps_per_epoch,
+                   with_replacement, initial_epoch, max_steps, augment, resume)
 
     def _map_batches(self, x, layers, batch_size, function):
         """``function(start, outputs)`` for each batch of x, the results in order.
@@ -251,7 +177,7 @@ class Sequential:
         size = -(-batch_size // len(shares))
 
         def share(rows):
-            return [function(start, self.forward(self._inputs(x[start:min(start + size, rows.stop)]), layers=layers))
+            return [function(start, self.forward(self.inputs(x[start:min(start + size, rows.stop)]), layers=layers))
                     for start in range(rows.start, rows.stop, size)]
 
         return [result for results in parallel.run(share, shares) for result in results]
@@ -273,10 +199,10 @@ class Sequential:
         if self.loss is None:
             raise ConfigError("compile the model before evaluate: model.compile(optimizer, loss)")
         self._check_built()
-        x, y = _samples(x, y, "evaluate")
+        x, y = samples(x, y, "evaluate")
         whole_number(batch_size, "batch_size")
         layers, loss_fn = self._training_loss()
-        self._check_labels(y, self.input_shape or np.shape(x)[1:])
+        self.check_labels(y, self.input_shape or np.shape(x)[1:])
 
         def score(start, outputs):  # (the batch's summed loss, its correct answers)
             labels = to_device(y[start:start + len(outputs)])
@@ -378,12 +304,3 @@ def _correct(outputs, targets):
     truth = targets.argmax(axis=-1) if targets.ndim == outputs.ndim else targets
     return int((predicted == truth).sum())
 
-
-def _samples(x, y, what):
-    """x and y as arrays holding as many samples each, at least one."""
-    x = x if hasattr(x, "dtype") else np.asarray(x)
-    y = y if hasattr(y, "dtype") else np.asarray(y)
-    if x.ndim == 0 or y.ndim == 0 or same_length(x, y) == 0:
-        raise ConfigError(f"{what} needs at least one sample and a label for each; x has shape {x.shape}, "
-                          f"y {y.shape}")
-    return x, y
