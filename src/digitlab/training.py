@@ -37,7 +37,7 @@ from digitlab.runs import CHECKPOINT, CONFIG, HISTORY, MODEL, RunConfig, make_ru
 
 DRY_RUN_BATCHES = 2     # --dry-run: a smoke test of the whole pipeline, not a training
 DRY_RUN_TEST_IMAGES = 500
-DRY_RUN_WORDS = "a dry run of one epoch of two batches"
+DRY_RUN_WORDS = "a dry run of one epoch of two batches"  # what the first lines call it
 
 
 @dataclass
