@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlab.recipes import RECIPES
+from digitlab.runs import RunConfig
 from digitlab.training import train_run
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -49,7 +50,7 @@ def run_one(label, recipe, overrides, bar, quick, out):
     if quick:
         overrides = {"train_samples": 2000, "epochs": 1} if RECIPES[recipe].steps is None else {"steps": 20}
     started = time.perf_counter()
-    result = train_run(recipe, out=out, verbose=not quick, progress_bar=False, seed=0, **overrides)
+    result = train_run(RunConfig(recipe, seed=0, **overrides), out=out, verbose=not quick, progress_bar=False)
     wall = time.perf_counter() - started
     passed = None
     if bar is not None and not quick:

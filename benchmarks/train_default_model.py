@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from digitlab.files import atomic_write
-from digitlab.recipes import get_recipe
+from digitlab.runs import RunConfig
 from digitlab.training import train_run
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "src" / "digitlab" / "models" / "default.safetensors"
@@ -28,9 +28,9 @@ def main(argv=None):
     parser.add_argument("--runs", type=Path, default=Path("runs"), help="where the run folder goes")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     arguments = parser.parse_args(argv)
-    result = train_run(get_recipe("best"), epochs=arguments.epochs, seed=arguments.seed,
-                       train_samples=arguments.train_samples, test_samples=arguments.train_samples,
-                       out=arguments.runs)
+    config = RunConfig("best", epochs=arguments.epochs, seed=arguments.seed,
+                       train_samples=arguments.train_samples, test_samples=arguments.train_samples)
+    result = train_run(config, out=arguments.runs)
     if result.test_accuracy is None:
         print("training did not finish: the shipped model is unchanged", file=sys.stderr)
         return 1

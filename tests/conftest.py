@@ -20,3 +20,21 @@ def run_cli(*arguments, env=None, cwd=None, timeout=300):
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture
+def recipe_lookups(monkeypatch):
+    """The names digitlab.recipes.get_recipe is called with from now on, wherever a digitlab module holds it."""
+    import digitlab.recipes
+
+    calls = []
+    original = digitlab.recipes.get_recipe
+
+    def counted(name):
+        calls.append(name)
+        return original(name)
+
+    for module in [module for name, module in sys.modules.items() if name.startswith("digitlab")]:
+        if getattr(module, "get_recipe", None) is original:
+            monkeypatch.setattr(module, "get_recipe", counted)
+    return calls

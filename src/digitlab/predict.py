@@ -126,10 +126,10 @@ def get_model(model=None):
 
 
 def probabilities(images: np.ndarray, model=None) -> np.ndarray:
-    """(N, 10) class probabilities for (N, 28, 28) MNIST-style images (softmax taken if the model
-    gives logits)."""
+    """(N, 10) class probabilities for (N, 28, 28) MNIST-style images, uint8 pixels or floats in
+    [0, 1] (softmax taken if the model gives logits)."""
     model = get_model(model)
-    images = as_float32(np.asarray(images))  # uint8 pixels scaled to [0, 1], as the model was trained
+    images = np.asarray(images)  # the model turns them into float32, uint8 pixels scaled to [0, 1], batch by batch
     if len(images) == 0:
         return np.zeros((0, 10), np.float32)
     outputs = np.asarray(model.predict_proba(images), np.float64)
@@ -153,7 +153,7 @@ def _prediction(source, probs, image, top, box=None):
 def predict_images(images, model=None, top=3, sources=None) -> list[Prediction]:
     """Predictions for (N, 28, 28) images already in MNIST's convention: floats in [0, 1], or
     uint8 pixels."""
-    images = as_float32(np.asarray(images))
+    images = as_float32(np.asarray(images))  # the float images are kept on the results, as the network saw them
     if images.size % (28 * 28) or images.ndim < 2:
         raise ValueError(f"images must be 28x28, (N, 28, 28) for several; got shape {images.shape}")
     images = images.reshape(-1, 28, 28)

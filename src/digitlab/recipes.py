@@ -262,9 +262,10 @@ class DeviceRecipe:
     setup: AnalogSetup
     devices: tuple
 
-    def refuse(self, steps=None, resume=None, backend="cpu"):
-        """A ConfigError naming what a device-aware run cannot do."""
-        if steps or resume or backend != "cpu":
+    def refuse(self, config, resume=None):
+        """A ConfigError naming what a device-aware run cannot do, if ``config`` (a digitlab.runs.RunConfig)
+        or a ``resume`` folder asks for it."""
+        if config.steps or resume or config.backend != "cpu":
             raise ConfigError(f"the {self.name} recipe trains in epochs on the CPU: --steps, --backend and "
                               "--resume do not apply to it")
 

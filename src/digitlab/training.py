@@ -1,6 +1,7 @@
 """A training run: a recipe trained on MNIST, tested, and written to its own run folder.
 
-``train_run("keras-mlp")`` is what ``digitlab train`` does: it returns a RunResult and leaves
+``train_run(RunConfig("keras-mlp", epochs=5))`` is what ``digitlab train --epochs 5`` does (a bare name,
+``train_run("keras-mlp")``, runs the recipe as it is): it returns a RunResult and leaves
 ``runs/<recipe>-<time>/`` holding model.safetensors, history.json, config.json, the figures as PNG
 and report.html; while it trains, the folder holds checkpoint.safetensors to resume from.
 """
@@ -29,16 +30,14 @@ from digitlab.nn import Callback, CosineDecay, EpochLog, ProgressBar, Sequential
 from digitlab.nn.backend import set_backend
 from digitlab.nn.batching import num_batches
 from digitlab.nn.checkpoint import load_checkpoint, save_checkpoint
-from digitlab.nn.checks import number, whole_number
-from digitlab.recipes import DEFAULT_RECIPE, get_recipe
+from digitlab.recipes import Recipe, get_recipe
 from digitlab.reporting.evaluation import evaluate
 from digitlab.reporting.report import write_report
-from digitlab.runs import CHECKPOINT, CONFIG, HISTORY, MODEL, make_run_dir
+from digitlab.runs import CHECKPOINT, CONFIG, HISTORY, MODEL, RunConfig, make_run_dir
 
 DRY_RUN_BATCHES = 2     # --dry-run: a smoke test of the whole pipeline, not a training
 DRY_RUN_TEST_IMAGES = 500
-
-
+DRY_RUN_WORDS = "a dry run of one epoch of two batches"  # what the first lines call it
 
 
 @dataclass
@@ -56,33 +55,25 @@ class RunResult:
     test_images: int | None = None  # how many test images the accuracy is on
 
 
-def train_run(recipe=DEFAULT_RECIPE, *, epochs=None, steps=None, batch_size=None, learning_rate=None,
-              seed=0, out="runs", verbose=True, progress_bar=None, dry_run=False, train_samples=None,
-              test_samples=None, backend="cpu", callbacks=()):
-    """Train ``recipe`` (a name, or a registered Recipe) on MNIST and test it; every argument left
-    None keeps the recipe's value.
+def train_run(config: RunConfig | str, *, out="runs", verbose=True, progress_bar=None, callbacks=()):
+    """Train the recipe ``config`` names, with its changes, on MNIST and test it (a recipe's name
+    alone runs the recipe as it is).
 
-    ``backend="gpu"`` runs the engine on CuPy. A checkpoint is written at every epoch's end, and on
-    Ctrl-C after the current batch; a run stopped either way goes on with ``resume_run(run_dir)``.
+    Everything is checked before the run folder is made. With ``verbose`` it first prints the recipe
+    and what the config changes in it. A checkpoint is written at every epoch's end, and on Ctrl-C
+    after the current batch; a run stopped either way goes on with ``resume_run(run_dir)``.
     """
-    use_backend(backend)
-    for name, value in (("epochs", epochs), ("steps", steps), ("batch size", batch_size),
-                        ("train samples", train_samples), ("test samples", test_samples)):
-        if value is not None:
-            whole_number(value, name)
-    if learning_rate is not None:
-        number(learning_rate, "learning rate", "> 0 and finite")
-    whole_number(seed, "seed", least=0)
-    chosen = get_recipe(recipe)  # a registered Recipe or its name; a bad one is refused here
-    chosen.with_overrides(epochs=epochs, steps=steps)  # as is a bad override
-    recipe = chosen.name
-    settings = {"recipe": recipe, "epochs": epochs, "steps": steps, "batch_size": batch_size,
-                "learning_rate": learning_rate, "seed": seed, "dry_run": dry_run,
-                "train_samples": train_samples, "test_samples": test_samples, "backend": backend}
-    load_data()  # a damaged dataset is reported before a run folder is made
-    run_dir = make_run_dir(out, recipe, datetime.now(UTC))
-    write_json(run_dir / CONFIG, {"settings": settings})
-    return _train(settings, run_dir, None, verbose, progress_bar, callbacks)
+    config = RunConfig(config) if isinstance(config, str) else config
+    use_backend(config.backend)
+    data = run_data(config)  # a damaged dataset is reported before a run folder is made
+    recipe = resolve_recipe(config, train_size=len(data[0][0]))  # as is a bad recipe or override
+    if verbose:
+        changes = describe_changes(config)
+        print(f"training {recipe.name}: {recipe.description}" + (f"\n  changed: {changes}" if changes else ""),
+              flush=True)
+    run_dir = make_run_dir(out, recipe.name, datetime.now(UTC))
+    write_json(run_dir / CONFIG, {"settings": config.to_dict()})
+    return _train(config, recipe, data, run_dir, None, verbose, progress_bar, callbacks)
 
 
 def resume_run(run_dir, *, verbose=True, progress_bar=None, callbacks=()):
@@ -96,29 +87,51 @@ def resume_run(run_dir, *, verbose=True, progress_bar=None, callbacks=()):
         raise ConfigError(f"{run_dir} has no checkpoint to resume from"
                           + (": that run finished" if finished else ""))
     try:
-        settings = json.loads(config_path.read_text())["settings"]
-    except (ValueError, KeyError, TypeError) as error:
+        config = RunConfig.from_dict(json.loads(config_path.read_text())["settings"])
+    except (ValueError, KeyError, TypeError) as error:  # a ConfigError is a ValueError
         raise ConfigError(f"{config_path} is damaged ({error}): the run cannot be resumed") from None
-    # a run folder written before the CPU/GPU switch was called "backend" says "device"
-    use_backend(settings.get("backend", settings.get("device", "cpu")))
-    return _train(settings, run_dir, checkpoint, verbose, progress_bar, callbacks)
+    use_backend(config.backend)
+    data = run_data(config)
+    recipe = resolve_recipe(config, train_size=len(data[0][0]))
+    return _train(config, recipe, data, run_dir, checkpoint, verbose, progress_bar, callbacks)
 
 
-def _train(settings, run_dir, checkpoint, verbose, progress_bar, extra_callbacks):
+def resolve_recipe(config: RunConfig, train_size: int) -> Recipe:
+    """The recipe ``config`` names with its changes made, for ``train_size`` training images (a
+    step-based recipe counts ``epochs`` over them): the one place a run looks its recipe up."""
+    return get_recipe(config.recipe).with_overrides(
+        epochs=config.epochs, steps=config.steps, batch_size=config.batch_size,
+        learning_rate=config.learning_rate, train_size=train_size)
+
+
+def describe_changes(config: RunConfig) -> str:
+    """What ``config`` changes in its recipe, in words ("epochs 7, learning rate 0.01"); "" for nothing."""
+    length = [] if config.dry_run else [("epochs", config.epochs), ("steps", config.steps)]  # a dry run has its own
+    changed = [f"{name} {value}" for name, value in (
+        *length, ("batch size", config.batch_size), ("learning rate", config.learning_rate),
+        ("train samples", config.train_samples), ("test samples", config.test_samples)) if value is not None]
+    return ", ".join([DRY_RUN_WORDS, *changed] if config.dry_run else changed)
+
+
+def run_data(config: RunConfig):
+    """MNIST as the run sees it: ((x_train, y_train), (x_test, y_test)), cut to the samples asked for."""
     (x_train, y_train), (x_test, y_test) = load_data()
-    if settings["train_samples"]:
-        x_train, y_train = x_train[:settings["train_samples"]], y_train[:settings["train_samples"]]
-    recipe = get_recipe(settings["recipe"]).with_overrides(
-        epochs=settings["epochs"], steps=settings["steps"], batch_size=settings["batch_size"],
-        learning_rate=settings["learning_rate"], train_size=len(x_train))
-    if settings.get("test_samples"):
-        x_test, y_test = x_test[:settings["test_samples"]], y_test[:settings["test_samples"]]
-    epochs, steps_per_epoch, max_steps = recipe.schedule(len(x_train))
-    if settings["dry_run"]:
-        epochs, steps_per_epoch, max_steps = 1, DRY_RUN_BATCHES, DRY_RUN_BATCHES
+    if config.train_samples:
+        x_train, y_train = x_train[:config.train_samples], y_train[:config.train_samples]
+    if config.test_samples:
+        x_test, y_test = x_test[:config.test_samples], y_test[:config.test_samples]
+    if config.dry_run:
         x_test, y_test = x_test[:DRY_RUN_TEST_IMAGES], y_test[:DRY_RUN_TEST_IMAGES]
+    return (x_train, y_train), (x_test, y_test)
 
-    init_rng, train_rng = np.random.default_rng(settings["seed"]).spawn(2)
+
+def _train(config, recipe, data, run_dir, checkpoint, verbose, progress_bar, extra_callbacks):
+    (x_train, y_train), (x_test, y_test) = data
+    epochs, steps_per_epoch, max_steps = recipe.schedule(len(x_train))
+    if config.dry_run:
+        epochs, steps_per_epoch, max_steps = 1, DRY_RUN_BATCHES, DRY_RUN_BATCHES
+
+    init_rng, train_rng = np.random.default_rng(config.seed).spawn(2)
     model = recipe.make_model(seed=init_rng)
     progress, seconds_before = None, 0.0
     if checkpoint:
@@ -152,8 +165,8 @@ def _train(settings, run_dir, checkpoint, verbose, progress_bar, extra_callbacks
                          stopped_early=True, message=stop_on_nan.message)
 
     test_loss, test_accuracy = model.evaluate(x_test, y_test)
-    config = {
-        "settings": settings,
+    record = {
+        "settings": config.to_dict(),
         "recipe": recipe.to_dict(),
         "train_samples": len(x_train),
         "test_samples": len(x_test),
@@ -164,11 +177,11 @@ def _train(settings, run_dir, checkpoint, verbose, progress_bar, extra_callbacks
                      "python": platform.python_version()},
     }
     model.save(run_dir / MODEL,
-               metadata={"recipe": config["recipe"], "result": {"test_accuracy": test_accuracy}})
+               metadata={"recipe": record["recipe"], "result": {"test_accuracy": test_accuracy}})
     write_json(run_dir / HISTORY, {"epoch": history.epoch, **history.history})
-    write_json(run_dir / CONFIG, config)
+    write_json(run_dir / CONFIG, record)
     report = write_report(run_dir, model, evaluate(model, x_test, y_test),
-                          history={"epoch": history.epoch, **history.history}, config=config,
+                          history={"epoch": history.epoch, **history.history}, config=record,
                           samples=(x_train[:25], y_train[:25]))
     (run_dir / CHECKPOINT).unlink(missing_ok=True)  # the run is complete: nothing left to resume
     return RunResult(run_dir, model, test_loss, test_accuracy, history.history, seconds, report=report,

@@ -263,3 +263,23 @@ def test_a_device_aware_recipe_refuses_what_it_cannot_do(cli, tmp_path):
         result = cli("train", "--recipe", "memristor", *option, "--out", tmp_path)
         assert result.returncode == 2 and "trains in epochs on the CPU" in result.stderr
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+def test_train_looks_its_recipe_up_once(tmp_path, recipe_lookups):
+    from click.testing import CliRunner
+
+    import digitlab.training  # noqa: F401  (loaded, so that its get_recipe is counted too)
+    from digitlab.cli import main
+
+    result = CliRunner().invoke(main, ["train", "--recipe", "cnn", "--dry-run", "--epochs", "2", "--out",
+                                       str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "  changed: a dry run of one epoch of two batches" in result.output
+    assert recipe_lookups == ["cnn"]
+
+
+def test_an_override_the_recipe_cannot_take_is_a_runtime_error_and_writes_nothing(cli, tmp_path):
+    result = cli("train", "--steps", "5", "--out", tmp_path)
+    assert result.returncode == 1
+    assert _one_line_error(result) == "error: keras-mlp trains in epochs, not steps: use --epochs"
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())

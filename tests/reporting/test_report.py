@@ -13,6 +13,7 @@ from digitlab.data import load_data
 from digitlab.recipes import get_recipe
 from digitlab.reporting.evaluation import evaluate
 from digitlab.reporting.report import evaluate_run, render_html, write_report
+from digitlab.runs import RunConfig
 from digitlab.training import train_run
 
 SECTIONS = ("summary", "curves", "predictions", "per-class", "confusion", "mistakes", "filters",
@@ -126,7 +127,7 @@ def test_a_model_without_history_gets_a_report_that_says_so(trained, tmp_path):
 
 
 def test_evaluate_run_reports_on_the_full_test_set_with_the_runs_history(tmp_path):
-    result = train_run(dry_run=True, out=tmp_path, verbose=False)
+    result = train_run(RunConfig("keras-mlp", dry_run=True), out=tmp_path, verbose=False)
     assert result.report == result.run_dir / "report.html" and result.report.is_file()
     assert "two batches" in result.report.read_text()
     evaluation, report = evaluate_run(result.run_dir / "model.safetensors", out=tmp_path / "evaluated")

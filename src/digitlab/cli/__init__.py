@@ -78,42 +78,31 @@ def train(recipe, epochs, steps, batch_size, lr, seed, out, train_samples, test_
 
     Ctrl-C finishes the batch, saves a checkpoint and says how to resume; a second Ctrl-C stops at once.
     """
-    from digitlab.recipes import get_recipe
-    from digitlab.runs import CHECKPOINT
+    from digitlab.runs import CHECKPOINT, RunConfig
     from digitlab.training import resume_run, train_run
 
-    backend = old_backend or backend
-    if recipe in DEVICE_RECIPES:  # a device-aware experiment: `digitlab analog train` runs it
+    config = RunConfig(recipe, epochs=epochs, steps=steps, batch_size=batch_size, learning_rate=lr, seed=seed,
+                       dry_run=dry_run, train_samples=train_samples, test_samples=test_samples,
+                       backend=old_backend or backend)
+    if config.recipe in DEVICE_RECIPES:  # a device-aware experiment: `digitlab analog train` runs it
         from digitlab.cli.analog import train as analog_train
         from digitlab.errors import ConfigError
 
         try:
-            DEVICE_RECIPES[recipe].refuse(steps, resume_dir, backend)
+            DEVICE_RECIPES[config.recipe].refuse(config, resume_dir)
         except ConfigError as error:
             raise click.UsageError(str(error)) from None
-        click.get_current_context().invoke(analog_train, recipe=recipe, epochs=epochs, batch_size=batch_size,
-                                           lr=lr, seed=seed, train_samples=train_samples,
-                                           test_samples=test_samples, out=out, dry_run=dry_run, quiet=quiet)
+        click.get_current_context().invoke(
+            analog_train, recipe=config.recipe, epochs=config.epochs, batch_size=config.batch_size,
+            lr=config.learning_rate, seed=config.seed, train_samples=config.train_samples,
+            test_samples=config.test_samples, out=out, dry_run=config.dry_run, quiet=quiet)
         return
     if resume_dir:
         if not quiet:
             click.echo(f"resuming {resume_dir}")
         result = resume_run(resume_dir, verbose=not quiet)
-    else:
-        if not quiet:
-            chosen = get_recipe(recipe)
-            click.echo(f"training {chosen.name}: {chosen.description}")
-            length = [] if dry_run else [("epochs", epochs), ("steps", steps)]  # a dry run has its own
-            changed = [f"{name} {value}" for name, value in (
-                *length, ("batch size", batch_size), ("learning rate", lr),
-                ("train samples", train_samples), ("test samples", test_samples)) if value is not None]
-            if dry_run:
-                changed.insert(0, "a dry run of one epoch of two batches")
-            if changed:
-                click.echo(f"  changed: {', '.join(changed)}")
-        result = train_run(recipe, epochs=epochs, steps=steps, batch_size=batch_size, learning_rate=lr,
-                           seed=seed, out=out, verbose=not quiet, dry_run=dry_run, train_samples=train_samples,
-                           test_samples=test_samples, backend=backend)
+    else:  # it says what it trains and what the options changed in the recipe, unless quiet
+        result = train_run(config, out=out, verbose=not quiet)
     if result.interrupted:
         click.echo(f"interrupted: the checkpoint is saved; resume with `digitlab train --resume {result.run_dir}`",
                    err=True)

@@ -1,8 +1,12 @@
-"""Turning a dataset into mini-batches for training.
+"""Turning a dataset into mini-batches for training: the public data API (``from digitlab.data
+import iterate_batches``) over the engine's ``digitlab.nn.batching``.
 
-Images stay uint8 in memory (47 MB for MNIST's training set, not 188 MB as float32) and each
-batch is converted to float32 in [0, 1] as it is handed out. All randomness comes from a
-`numpy.random.Generator` the caller seeds, so a run with the same seed sees the same batches.
+The engine's batching hands out index arrays and trusts its caller; this layer is for people
+batching data themselves: it checks the arguments when it is called (not at the first batch),
+asks for a seeded Generator by name, and hands out the batches themselves. Images stay uint8 in
+memory (47 MB for MNIST's training set, not 188 MB as float32) and each batch is converted to
+float32 in [0, 1] as it is handed out. All randomness comes from a `numpy.random.Generator` the
+caller seeds, so a run with the same seed sees the same batches.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ import numpy as np
 from digitlab.errors import ConfigError
 from digitlab.nn import batching
 from digitlab.nn.backend import as_float32
+from digitlab.nn.batching import num_batches
 from digitlab.nn.checks import same_length, whole_number
+
+__all__ = ["iterate_batches", "num_batches", "sample_batches", "to_float32"]
 
 Batch = tuple[np.ndarray, np.ndarray | None]
 
@@ -33,12 +40,6 @@ def to_float32(images: np.ndarray) -> np.ndarray:
         f"to_float32 expects uint8 pixels (0..255) or floating-point images, got {images.dtype}; "
         "convert the images with .astype(np.uint8) first."
     )
-
-
-def num_batches(n: int, batch_size: int, drop_last: bool = False) -> int:
-    """How many batches `iterate_batches` yields for `n` samples: floor or ceil of n / batch_size."""
-    whole_number(batch_size, "batch_size")
-    return batching.num_batches(n, batch_size, drop_last)
 
 
 def iterate_batches(
@@ -92,8 +93,6 @@ def sample_batches(
 
 def _take(x, y, index) -> Batch:
     return to_float32(x[index]), (None if y is None else y[index])
-
-
 
 
 def _require_generator(rng, caller: str) -> np.random.Generator:

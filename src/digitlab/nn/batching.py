@@ -1,8 +1,11 @@
 """Which samples go into each batch: index arrays, so the data itself is never copied whole."""
 
+from digitlab.nn.checks import whole_number
+
 
 def num_batches(num_samples, batch_size, drop_last=False):
-    full, rest = divmod(num_samples, batch_size)
+    """How many batches one pass over ``num_samples`` makes: floor or ceil of num_samples / batch_size."""
+    full, rest = divmod(num_samples, whole_number(batch_size, "batch_size"))
     return full + (1 if rest and not drop_last else 0)
 
 
