@@ -19,7 +19,8 @@ from digitlab.analog.rules import get_rule
 from digitlab.analog.setup import DEFAULT_SETUP, AnalogSetup
 from digitlab.analog.weights import DeviceWeights
 from digitlab.data import load_data
-from digitlab.nn import SGD, Dense, Sequential, parallel
+from digitlab.nn import SGD, Dense, Sequential
+from digitlab.nn.accel import threads
 from digitlab.nn.backend import as_float32
 from digitlab.nn.batching import batch_indices
 
@@ -51,7 +52,7 @@ def build_network(setup: AnalogSetup) -> Sequential:
     return Sequential(layers, input_shape=(784,))
 
 
-@parallel.engine_threads()
+@threads.engine_threads()
 def train_on_device(device, setup=DEFAULT_SETUP, data=None, progress=None, max_batches=None) -> DeviceRun:
     """Train ``setup``'s network with its kernels on ``device``; test after every epoch.
 

@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 
 from digitlab.errors import ConfigError
-from digitlab.nn import losses, optimizers, parallel
+from digitlab.nn import losses, optimizers
+from digitlab.nn.accel import threads
 from digitlab.nn.backend import as_float32, get_backend, to_device, to_numpy
 from digitlab.nn.batching import batch_indices, num_batches, sampled_indices
 from digitlab.nn.callbacks import History
@@ -147,7 +148,7 @@ class Sequential:
         self.step += 1
         return loss, _correct(outputs, y)
 
-    @parallel.engine_threads()
+    @threads.engine_threads()
     def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, callbacks=(), seed=None,
             shuffle=True, steps_per_epoch=None, with_replacement=False, initial_epoch=0, max_steps=None,
             augment=None, resume=None):
@@ -247,27 +248,27 @@ class Sequential:
         use is one batch's, as when one core does it all. ``function`` must be safe to run in
         several threads at once."""
         per_image = self._forward_ns_per_image(self.input_shape or np.shape(x)[1:]) if get_backend() == "cpu" else 0
-        shares = parallel.parts(len(x), per_image * len(x))
+        shares = threads.parts(len(x), per_image * len(x))
         size = -(-batch_size // len(shares))
 
         def share(rows):
             return [function(start, self.forward(self._inputs(x[start:min(start + size, rows.stop)]), layers=layers))
                     for start in range(rows.start, rows.stop, size)]
 
-        return [result for results in parallel.run(share, shares) for result in results]
+        return [result for results in threads.run(share, shares) for result in results]
 
     def _forward_ns_per_image(self, input_shape):
-        """About how long one input takes through the network on one core (see parallel.py)."""
+        """About how long one input takes through the network on one core (see threads.py)."""
         nanoseconds, shape = 0.0, tuple(input_shape)
         for layer in self.layers:
             shape = layer.output_shape(shape)
             outputs = int(np.prod(shape))
             if "kernel" in layer.params:  # each output of a Dense or Conv2D layer: one kernel row
-                nanoseconds += layer.params["kernel"].size * outputs / shape[0] * parallel.MULTIPLY_ADD_NS
-            nanoseconds += outputs * parallel.ELEMENT_NS
+                nanoseconds += layer.params["kernel"].size * outputs / shape[0] * threads.MULTIPLY_ADD_NS
+            nanoseconds += outputs * threads.ELEMENT_NS
         return nanoseconds
 
-    @parallel.engine_threads()
+    @threads.engine_threads()
     def evaluate(self, x, y, batch_size=1000, return_dict=False):
         """[loss, accuracy] on (x, y), as Keras returns them (a dict with ``return_dict``)."""
         if self.loss is None:
@@ -289,7 +290,7 @@ class Sequential:
         accuracy = correct / len(x)
         return {"loss": loss, "accuracy": accuracy} if return_dict else [loss, accuracy]
 
-    @parallel.engine_threads()
+    @threads.engine_threads()
     def predict_proba(self, x, batch_size=1000):
         """The network's outputs (class probabilities for a softmax model) as a NumPy array."""
         self._check_built()
