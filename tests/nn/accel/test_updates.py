@@ -87,3 +87,33 @@ def test_each_optimizer_keeps_scratch_of_its_own():
     like = np.zeros(5, np.float32)
     assert updates._work_array(first, like) is updates._work_array(first, like)
     assert updates._work_array(first, like) is not updates._work_array(second, like)
+
+
+@pytest.mark.parametrize("make", [lambda: SGD(0.1, momentum=0.9, nesterov=True), RMSprop, Adam])
+def test_the_gpu_update_hands_the_kernel_its_arrays_and_scalars_in_its_order(monkeypatch, make):
+    """The kernel's plumbing, on the CPU: a stand-in for CuPy's ElementwiseKernel runs the body as
+    Python on the arguments in the order the signature names them."""
+    def elementwise_kernel(inputs, outputs, body, name):
+        names = [part.split()[1] for part in (inputs + ", " + outputs).split(", ")]
+
+        def kernel(*arguments):
+            values = {"np": np, **dict(zip(names, arguments, strict=True))}
+            exec(_gpu_rule_as_python(body), values)
+            for output in outputs.split(", "):
+                arguments[names.index(output.split()[1])][...] = values[output.split()[1]]
+        return kernel
+
+    monkeypatch.setattr(updates, "elementwise_kernel", elementwise_kernel)
+    rng = np.random.default_rng(2)
+    by_kernel, in_place = make(), make()
+    param, grad = rng.standard_normal(5), rng.standard_normal(5)
+    state = [np.full(5, 0.5) for _ in by_kernel.slots]
+    expected, expected_state = param.copy(), [array.copy() for array in state]
+    for optimizer in (by_kernel, in_place):
+        optimizer.iterations = 1
+    fast = fast_update_for(type(by_kernel))
+    updates._kernel_update(fast, by_kernel, param, grad, state)
+    fast.in_place(in_place, expected, grad, np.empty(5), *expected_state)
+    np.testing.assert_allclose(param, expected, rtol=1e-12)
+    for got, want in zip(state, expected_state, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
