@@ -490,7 +490,7 @@ NOTES = [
     "`model.fit(x_train, y_train, epochs=1, batch_size=..., seed=0)` on the uint8 images of `load_data()`, "
     "converted per batch as `fit` does; model creation is not timed. While a model trains or predicts, digitlab "
     "runs NumPy's BLAS on one thread and splits its large operations into one part per core itself "
-    "(`digitlab.nn.parallel`); the BLAS line above gives the thread count outside that.",
+    "(`digitlab.nn.accel.threads`); the BLAS line above gives the thread count outside that.",
     "PyTorch runs the same architecture (nn.Linear / nn.Conv2d(padding=2) / nn.MaxPool2d(2)) starting from digitlab's "
     "own initial weights (keras-mlp: Glorot uniform, zero biases; cnn: truncated normal 0.1, biases 0.1), "
     "with CrossEntropyLoss on logits, torch.optim.RMSprop(lr=1e-3, alpha=0.9, eps=1e-7) or "
@@ -510,7 +510,7 @@ NOTES = [
     "few epoch-long ones.",
     "Achieved GFLOP/s = FLOPs counted / seconds per epoch; the peak is the best float32 matrix product seen "
     "at the start or the end of the run. The cnn's FLOPs are those of a direct convolution, as PyTorch's "
-    "counts would be: digitlab computes its second convolution through the DFT (`digitlab.nn.fourier`), "
+    "counts would be: digitlab computes its second convolution through the DFT (`digitlab.nn.accel.fourier`), "
     "which does about a quarter of that arithmetic, so its GFLOP/s there is an effective rate, the work a "
     "direct convolution would have had to do that fast.",
     "Inference: digitlab's `predict_proba` takes the uint8 images and converts each batch of 1000; PyTorch takes "

@@ -24,6 +24,7 @@ from digitlab.nn import (
     losses,
     optimizers,
 )
+from digitlab.nn.accel import updates
 from digitlab.nn.backend import as_float32, get_backend, set_backend, strided_view, to_device, to_numpy
 
 
@@ -196,7 +197,7 @@ def test_every_loss_gives_the_cpus_value_and_gradient_on_the_gpu(on_device, name
                                        lambda: optimizers.RMSprop(weight_decay=0.01), lambda: optimizers.Adam()])
 def test_every_optimizer_takes_the_cpus_steps_on_the_gpu_small_and_large_parameters(on_device, optimizer):
     # Small and large (over SPLIT_PARAMETER_SIZE) parameters, with each optimizer's one-kernel update.
-    sizes = {"small": (3, 4), "large": (optimizers.SPLIT_PARAMETER_SIZE // 64 + 1, 64)}
+    sizes = {"small": (3, 4), "large": (updates.SPLIT_PARAMETER_SIZE // 64 + 1, 64)}
 
     def three_steps():
         rng = np.random.default_rng(7)

@@ -22,7 +22,6 @@ from digitlab.nn.layers import (
     Softmax,
     Tanh,
     activation_layer,
-    conv,
     layer_from_config,
 )
 
@@ -87,20 +86,6 @@ def test_conv2d_gradients(gradcheck, filters, kernel_size, strides, padding, use
     x = rng.standard_normal((2, *input_shape))
     errors = gradcheck(layer, x, rng)
     assert set(errors) == ({"x", "kernel", "bias"} if use_bias else {"x", "kernel"})
-
-
-@pytest.mark.parametrize("filters, kernel_size, strides, padding, use_bias, input_shape", CONV_CASES[:4])
-def test_conv2d_a_few_images_at_a_time_gives_the_same_values_and_gradients(
-        gradcheck, monkeypatch, filters, kernel_size, strides, padding, use_bias, input_shape):
-    rng = np.random.default_rng(5)
-    layer = built64(Conv2D(filters, kernel_size, strides, padding, use_bias=use_bias), input_shape)
-    x = rng.standard_normal((5, *input_shape))
-    whole = layer.forward(x).copy()
-    image_bytes = np.prod(whole.shape[2:]) * np.prod(kernel_size) * input_shape[0] * x.itemsize
-    monkeypatch.setattr(conv, "COLUMNS_BLOCK_BYTES", 2 * image_bytes)
-    assert len(conv.blocks(slice(0, 5), image_bytes, x)) == 3  # blocks of 2, 2 and 1 images
-    np.testing.assert_allclose(layer.forward(x), whole, rtol=1e-12, atol=1e-12)
-    gradcheck(layer, x, rng)
 
 
 def test_conv2d_with_activation_gradients(gradcheck):

@@ -2,7 +2,6 @@
 Python floats (Keras' conventions)."""
 
 import math
-import re
 
 import numpy as np
 import pytest
@@ -249,43 +248,3 @@ def test_the_edge_values_that_are_valid_stay_accepted():
 def test_base_optimizer_update_is_abstract():
     with pytest.raises(NotImplementedError):
         optimizers.Optimizer(0.1).step([Stub("dense", bias=[1.0])])
-
-
-def test_the_gpu_kernel_is_used_only_by_the_class_whose_rule_it_writes():
-    class ClippedAdam(Adam):  # changes the update: Adam's kernel would silently skip the change
-        def rule(self, param, grad, step, mean, mean_square):
-            super().rule(param, np.clip(grad, -1, 1), step, mean, mean_square)
-
-    class AdamWithKernel(ClippedAdam):
-        gpu_rule = "param -= learning_rate * grad;"
-
-    assert all(make()._gpu_rule_applies() for make in (SGD, lambda: SGD(momentum=0.9), RMSprop, Adam))
-    assert not ClippedAdam()._gpu_rule_applies()
-    assert AdamWithKernel()._gpu_rule_applies()
-    assert not optimizers.Optimizer(0.1)._gpu_rule_applies()
-
-
-def _gpu_rule_as_python(body):
-    """An optimizer's CUDA kernel body as Python statements: its C is all assignments, sqrt and,
-    for Nesterov, one ``flag != 0 ? a : b``."""
-    body = re.sub(r"(\w+ != 0) \? (.+?) : (\w+);", r"(\2) if \1 else \3;", body)
-    return "\n".join(line.strip() for line in body.replace("sqrt(", "np.sqrt(").split(";") if line.strip())
-
-
-@pytest.mark.parametrize("make", [lambda: SGD(0.1), lambda: SGD(0.1, momentum=0.9),
-                                  lambda: SGD(0.1, momentum=0.9, nesterov=True), RMSprop, Adam])
-def test_the_gpu_kernel_body_makes_the_update_rule_makes(make):
-    """Checked here on the CPU, read as Python (float64); the GPU tests run the kernels themselves."""
-    rng = np.random.default_rng(9)
-    gradients = [rng.standard_normal(6) for _ in range(3)]
-    by_rule, by_kernel = make(), make()
-    layer = Stub("dense", kernel=rng.standard_normal(6))
-    param, state = layer.params["kernel"].copy(), {name: np.zeros(6) for name in by_kernel.slots}
-    for grad in gradients:
-        layer.grads["kernel"][...] = grad
-        by_rule.step([layer])
-        by_kernel.iterations += 1
-        names = {"np": np, "grad": grad, "param": param, **state, **by_kernel.gpu_scalars()}
-        exec(_gpu_rule_as_python(by_kernel.gpu_rule), names)
-        param, state = names["param"], {name: names[name] for name in by_kernel.slots}
-    np.testing.assert_allclose(param, layer.params["kernel"], rtol=1e-12)

@@ -31,3 +31,23 @@ def test_a_breach_of_the_rooms_a_private_import_and_a_long_file_are_reported(tmp
     assert "the nn room may not import digitlab.predict" in problems
     assert "imports the private name _secret" in problems
     assert "predict.py: 401 lines" in problems
+
+
+def test_a_layer_file_that_imports_the_speed_room_or_outgrows_its_budget_is_reported(tmp_path, monkeypatch):
+    package = tmp_path / "digitlab"
+    for folder in ("nn/layers", "nn/accel"):
+        (package / folder).mkdir(parents=True)
+    for init in ("", "nn/", "nn/layers/", "nn/accel/"):
+        (package / f"{init}__init__.py").write_text("")
+    (package / "nn" / "accel" / "threads.py").write_text("x = 1\n")
+    (package / "nn" / "ops.py").write_text("x = 1\n")
+    (package / "nn" / "layers" / "dense.py").write_text("from digitlab.nn.accel import threads\n")
+    (package / "nn" / "layers" / "conv.py").write_text("import digitlab.nn.accel.threads\n" + "x = 1\n" * 150)
+    (package / "nn" / "optimizers.py").write_text("from digitlab.nn import accel\n")
+    (package / "nn" / "model.py").write_text("from digitlab.nn.accel import threads\n")  # allowed: not the textbook
+    monkeypatch.setattr(check_architecture, "SOURCE", package)
+    problems = check_architecture.check()
+    speed = [problem for problem in problems if "never imports digitlab.nn.accel" in problem]
+    assert sorted(problem.split(":")[0].split("/digitlab/")[1] for problem in speed) == [
+        "nn/layers/conv.py", "nn/layers/dense.py", "nn/optimizers.py"]
+    assert any("conv.py: 151 lines, over the budget of 150" in problem for problem in problems)

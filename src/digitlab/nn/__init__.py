@@ -1,6 +1,6 @@
 """digitlab's neural-network engine: NumPy only, float32, every backward pass written out."""
 
-from digitlab.nn import initializers, losses, optimizers
+from digitlab.nn import accel, initializers, losses, ops, optimizers
 from digitlab.nn.callbacks import (
                                    Callback,
                                    CosineDecay,
@@ -32,7 +32,7 @@ from digitlab.nn.optimizers import SGD, Adam, RMSprop
 from digitlab.nn.serialization import load_model
 
 __all__ = [
-    "initializers", "losses", "optimizers",
+    "accel", "initializers", "losses", "ops", "optimizers",
     "Callback", "CosineDecay", "EarlyStopping", "EpochLog", "LearningRateScheduler", "ModelCheckpoint", "ProgressBar",
     "TerminateOnNaN", "BatchNormalization", "Conv2D", "Dense", "Dropout", "Flatten", "Layer", "MaxPool2D", "PReLU",
     "ReLU", "Sigmoid", "Softmax", "Tanh", "BinaryCrossEntropy", "CategoricalCrossEntropy", "MeanSquaredError",

@@ -10,8 +10,6 @@ import functools
 
 import numpy as np
 
-from digitlab.nn import parallel
-
 _backend = "cpu"
 
 
@@ -61,8 +59,10 @@ def as_float32(images):
     if images.dtype == np.uint8 and images.ndim == 0:
         return np.float32(images) / np.float32(255)
     if images.dtype == np.uint8:
+        from digitlab.nn.accel import threads  # here, not at the top: accel's modules import this seam
+
         out = np.empty_like(images, dtype=np.float32)
-        parallel.over_rows(lambda rows: np.divide(images[rows], np.float32(255), out=out[rows]), images)
+        threads.over_rows(lambda rows: np.divide(images[rows], np.float32(255), out=out[rows]), images)
         return out
     return images.astype(np.float32, copy=False)
 

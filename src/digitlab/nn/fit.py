@@ -17,14 +17,14 @@ from typing import Any
 import numpy as np
 
 from digitlab.errors import ConfigError
-from digitlab.nn import parallel
+from digitlab.nn.accel import threads
 from digitlab.nn.backend import get_backend, to_device
 from digitlab.nn.batching import batch_indices, num_batches, sampled_indices
 from digitlab.nn.callbacks import Callback, History
 from digitlab.nn.checks import samples, whole_number
 
 
-@parallel.engine_threads()
+@threads.engine_threads()
 def fit(model: Any, x: Any, y: Any, epochs: int = 1, batch_size: int = 32,
         validation_data: tuple | None = None, callbacks: Sequence[Callback] = (), seed: Any = None,
         shuffle: bool = True, steps_per_epoch: int | None = None, with_replacement: bool = False,

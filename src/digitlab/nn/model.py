@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 
 from digitlab.errors import ConfigError
-from digitlab.nn import losses, optimizers, parallel
+from digitlab.nn import losses, optimizers
+from digitlab.nn.accel import threads
 from digitlab.nn.backend import as_float32, get_backend, to_device, to_numpy
 from digitlab.nn.checks import samples, whole_number
 from digitlab.nn.fit import fit
@@ -173,27 +174,27 @@ class Sequential:
         use is one batch's, as when one core does it all. ``function`` must be safe to run in
         several threads at once."""
         per_image = self._forward_ns_per_image(self.input_shape or np.shape(x)[1:]) if get_backend() == "cpu" else 0
-        shares = parallel.parts(len(x), per_image * len(x))
+        shares = threads.parts(len(x), per_image * len(x))
         size = -(-batch_size // len(shares))
 
         def share(rows):
             return [function(start, self.forward(self.inputs(x[start:min(start + size, rows.stop)]), layers=layers))
                     for start in range(rows.start, rows.stop, size)]
 
-        return [result for results in parallel.run(share, shares) for result in results]
+        return [result for results in threads.run(share, shares) for result in results]
 
     def _forward_ns_per_image(self, input_shape):
-        """About how long one input takes through the network on one core (see parallel.py)."""
+        """About how long one input takes through the network on one core (see threads.py)."""
         nanoseconds, shape = 0.0, tuple(input_shape)
         for layer in self.layers:
             shape = layer.output_shape(shape)
             outputs = int(np.prod(shape))
             if "kernel" in layer.params:  # each output of a Dense or Conv2D layer: one kernel row
-                nanoseconds += layer.params["kernel"].size * outputs / shape[0] * parallel.MULTIPLY_ADD_NS
-            nanoseconds += outputs * parallel.ELEMENT_NS
+                nanoseconds += layer.params["kernel"].size * outputs / shape[0] * threads.MULTIPLY_ADD_NS
+            nanoseconds += outputs * threads.ELEMENT_NS
         return nanoseconds
 
-    @parallel.engine_threads()
+    @threads.engine_threads()
     def evaluate(self, x, y, batch_size=1000, return_dict=False):
         """[loss, accuracy] on (x, y), as Keras returns them (a dict with ``return_dict``)."""
         if self.loss is None:
@@ -215,7 +216,7 @@ class Sequential:
         accuracy = correct / len(x)
         return {"loss": loss, "accuracy": accuracy} if return_dict else [loss, accuracy]
 
-    @parallel.engine_threads()
+    @threads.engine_threads()
     def predict_proba(self, x, batch_size=1000):
         """The network's outputs (class probabilities for a softmax model) as a NumPy array."""
         self._check_built()

@@ -6,6 +6,8 @@ from digitlab.nn.backend import to_device
 from digitlab.nn.checks import number
 from digitlab.nn.layer import Layer
 
+Array = np.ndarray
+
 
 class BatchNormalization(Layer):
     """Normalise each feature (each channel of an image) over the batch, then scale and shift.
@@ -15,17 +17,17 @@ class BatchNormalization(Layer):
     dx = gamma / std * (dy - mean(dy) - x_hat * mean(dy * x_hat)).
     """
 
-    def __init__(self, momentum=0.99, epsilon=1e-3, name=None):
+    def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, name: str | None = None) -> None:
         super().__init__(name)
         # moving = momentum * moving + (1 - momentum) * batch: 1 keeps the statistics, 0 forgets them.
         self.momentum = number(momentum, "BatchNormalization momentum", "in [0, 1]")
         self.epsilon = number(epsilon, "BatchNormalization epsilon", "> 0 and finite")
 
-    def array_shapes(self, input_shape):
+    def array_shapes(self, input_shape: tuple[int, ...]) -> dict:
         channels = (input_shape[0],)
         return {"gamma": channels, "beta": channels, "moving_mean": channels, "moving_variance": channels}
 
-    def build(self, input_shape, rng):
+    def build(self, input_shape: tuple[int, ...], rng: np.random.Generator) -> None:
         super().build(input_shape, rng)
         channels = input_shape[0]
         self.add_param("gamma", np.ones(channels, np.float32))
@@ -33,11 +35,11 @@ class BatchNormalization(Layer):
         self.buffers["moving_mean"] = to_device(np.zeros(channels, np.float32))
         self.buffers["moving_variance"] = to_device(np.ones(channels, np.float32))
 
-    def _per_feature(self, x):
+    def _per_feature(self, x: Array) -> tuple[int, ...]:
         """Reshape a (channels,) vector to broadcast against x: (C,) for vectors, (C, 1, 1) for images."""
         return (-1,) + (1,) * (x.ndim - 2)
 
-    def forward(self, x, training=False):
+    def forward(self, x: Array, training: bool = False) -> Array:
         axes = (0, *range(2, x.ndim))  # every axis but the feature/channel axis
         shape = self._per_feature(x)
         if training:
@@ -53,7 +55,7 @@ class BatchNormalization(Layer):
         self.inverse_std, self.x_hat, self.axes = inverse_std, x_hat, axes
         return x_hat * self.params["gamma"].reshape(shape) + self.params["beta"].reshape(shape)
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> Array:
         shape, axes = self._per_feature(dy), self.axes
         self.grads["gamma"][...] = (dy * self.x_hat).sum(axis=axes)
         self.grads["beta"][...] = dy.sum(axis=axes)
@@ -63,5 +65,5 @@ class BatchNormalization(Layer):
         scale = self.params["gamma"].reshape(shape) * self.inverse_std
         return scale * (dy - mean_dy - self.x_hat * mean_dy_x_hat)
 
-    def config(self):
+    def config(self) -> dict:
         return {"momentum": self.momentum, "epsilon": self.epsilon}

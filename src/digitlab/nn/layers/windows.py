@@ -1,14 +1,24 @@
 """What convolution and pooling share: where a window of a given size fits in an image."""
 
+from typing import Protocol
 
-def same_padding(size, kernel, stride):
+
+class Windowed(Protocol):
+    """A layer that slides a window: Conv2D, MaxPool2D."""
+    strides: int
+    padding: str
+
+    def _pads(self, height: int, width: int) -> tuple[tuple[int, int], tuple[int, int]]: ...
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     """(before, after) padding so that the output has ceil(size / stride) positions."""
     out = -(-size // stride)
     total = max((out - 1) * stride + kernel - size, 0)
     return total // 2, total - total // 2
 
 
-def window_positions(layer, what, window, height, width):
+def window_positions(layer: Windowed, what: str, window: tuple[int, int], height: int, width: int) -> tuple[int, int]:
     """(out_h, out_w): how many of ``layer``'s windows fit in its padded input, a ValueError if
     none does (an empty output would build, train and predict one class for everything)."""
     (top, bottom), (left, right) = layer._pads(height, width)
@@ -20,10 +30,3 @@ def window_positions(layer, what, window, height, width):
         raise ValueError(f"{type(layer).__name__} {what} {kh}x{kw} is larger than its {height}x{width} input: "
                          f"use a smaller {what} (at most {height}x{width}){same}")
     return out_h, out_w
-
-
-def window_offsets(kernel_h, kernel_w, stride, out_h, out_w):
-    """For each kernel offset (i, j): the slices of the padded input that it meets, one per output."""
-    for i in range(kernel_h):
-        for j in range(kernel_w):
-            yield i, j, slice(i, i + stride * out_h, stride), slice(j, j + stride * out_w, stride)

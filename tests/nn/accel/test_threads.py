@@ -7,36 +7,26 @@ import numpy as np
 import pytest
 import threadpoolctl
 
-from digitlab.nn import (
-    BatchNormalization,
-    Conv2D,
-    Dense,
-    Flatten,
-    MaxPool2D,
-    ReLU,
-    Sequential,
-    optimizers,
-    parallel,
-)
+from digitlab.nn import BatchNormalization, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential
+from digitlab.nn.accel import im2col, threads, updates
 from digitlab.nn.backend import as_float32
 from digitlab.nn.callbacks import Callback
-from digitlab.nn.layers import conv
 from digitlab.nn.optimizers import SGD, Adam, RMSprop
 
 
 @pytest.fixture
 def split_everything(monkeypatch):
     """Three parts for any work at all, so the small arrays of a test are split too."""
-    monkeypatch.setattr(parallel, "MIN_PART_NS", 1e-9)
-    monkeypatch.setattr(parallel, "WORKERS", 3)
-    with parallel.engine_threads():
+    monkeypatch.setattr(threads, "MIN_PART_NS", 1e-9)
+    monkeypatch.setattr(threads, "WORKERS", 3)
+    with threads.engine_threads():
         yield
 
 
 @pytest.mark.parametrize("length, workers", [(10, 3), (2, 3), (7, 2), (1, 4)])
 def test_parts_cover_the_range_in_nearly_equal_slices(split_everything, monkeypatch, length, workers):
-    monkeypatch.setattr(parallel, "WORKERS", workers)
-    slices = parallel.parts(length, nanoseconds=10**9)
+    monkeypatch.setattr(threads, "WORKERS", workers)
+    slices = threads.parts(length, nanoseconds=10**9)
     covered = [i for part in slices for i in range(length)[part]]
     assert covered == list(range(length))
     assert len(slices) == min(workers, length)
@@ -45,30 +35,30 @@ def test_parts_cover_the_range_in_nearly_equal_slices(split_everything, monkeypa
 
 
 def test_small_work_gpu_arrays_and_work_outside_the_engine_are_not_split(monkeypatch):
-    monkeypatch.setattr(parallel, "WORKERS", 4)
-    with parallel.engine_threads():
-        assert parallel.parts(100, 2 * parallel.MIN_PART_NS - 1) == [slice(0, 100)]
-        assert len(parallel.parts(100, 2 * parallel.MIN_PART_NS)) == 2  # no part below MIN_PART_NS
-        assert len(parallel.parts(100, 10**9)) == 4
+    monkeypatch.setattr(threads, "WORKERS", 4)
+    with threads.engine_threads():
+        assert threads.parts(100, 2 * threads.MIN_PART_NS - 1) == [slice(0, 100)]
+        assert len(threads.parts(100, 2 * threads.MIN_PART_NS)) == 2  # no part below MIN_PART_NS
+        assert len(threads.parts(100, 10**9)) == 4
         not_numpy = [[0.0]] * 100  # stands for a CuPy array: anything that is not a NumPy array
-        assert parallel.parts(100, 10**9, not_numpy) == [slice(0, 100)]
-    assert parallel.parts(100, 10**9) == [slice(0, 100)]
+        assert threads.parts(100, 10**9, not_numpy) == [slice(0, 100)]
+    assert threads.parts(100, 10**9) == [slice(0, 100)]
 
 
 def test_run_returns_results_in_order_from_more_than_one_thread(split_everything):
-    threads = set()
+    seen = set()
 
     def work(part):
-        threads.add(threading.get_ident())
+        seen.add(threading.get_ident())
         return part.start
 
-    assert parallel.run(work, parallel.parts(9, 10**9)) == [0, 3, 6]
-    assert threading.get_ident() in threads and len(threads) > 1
+    assert threads.run(work, threads.parts(9, 10**9)) == [0, 3, 6]
+    assert threading.get_ident() in seen and len(seen) > 1
 
 
 def test_no_part_splits_its_work_again_not_even_the_callers_own(split_everything):
-    assert parallel.run(lambda part: parallel.splitting(), parallel.parts(9, 10**9)) == [False] * 3
-    assert parallel.splitting()  # and the caller splits again once the parts are done
+    assert threads.run(lambda part: threads.splitting(), threads.parts(9, 10**9)) == [False] * 3
+    assert threads.splitting()  # and the caller splits again once the parts are done
 
 
 def _inference_model():
@@ -83,17 +73,17 @@ def test_inference_shared_out_between_threads_gives_the_outputs_and_evaluation_o
     x, y = rng.integers(0, 256, (50, 1, 6, 6)).astype(np.uint8), rng.integers(0, 4, 50)
     model = _inference_model()
     model.fit(x, y, epochs=1, batch_size=10, seed=1)  # running statistics for BatchNormalization
-    monkeypatch.setattr(parallel, "WORKERS", 1)
+    monkeypatch.setattr(threads, "WORKERS", 1)
     alone = model.predict_proba(x, batch_size=7), model.evaluate(x, y, batch_size=7)
 
-    monkeypatch.setattr(parallel, "MIN_PART_NS", 1e-9)
-    monkeypatch.setattr(parallel, "WORKERS", 3)
-    threads = set()
+    monkeypatch.setattr(threads, "MIN_PART_NS", 1e-9)
+    monkeypatch.setattr(threads, "WORKERS", 3)
+    seen = set()
     forward = model.layers[-1].forward
     monkeypatch.setattr(model.layers[-1], "forward",
-                        lambda *a, **k: threads.add(threading.get_ident()) or forward(*a, **k))
+                        lambda *a, **k: seen.add(threading.get_ident()) or forward(*a, **k))
     shared = model.predict_proba(x, batch_size=7), model.evaluate(x, y, batch_size=7)
-    assert len(threads) > 1
+    assert len(seen) > 1
     np.testing.assert_array_equal(shared[0], alone[0])
     np.testing.assert_allclose(shared[1], alone[1], rtol=1e-6)  # the loss is summed in other batches
 
@@ -108,7 +98,7 @@ def test_an_error_in_a_part_reaches_the_caller_after_every_part_has_finished(spl
         finished.append(part.start)
 
     with pytest.raises(ValueError, match="part failed"):
-        parallel.run(work, parallel.parts(9, 10**9))
+        threads.run(work, threads.parts(9, 10**9))
     assert sorted(finished) == [3, 6]
 
 
@@ -125,9 +115,9 @@ def _assert_split_gives_unsplit_results(monkeypatch, layer, x, input_shape):
     layer.build(input_shape, np.random.default_rng(0))
     layer.astype(np.float64)
     whole = _layer_results(layer, x, np.random.default_rng(1))
-    monkeypatch.setattr(parallel, "MIN_PART_NS", 1e-9)
-    monkeypatch.setattr(parallel, "WORKERS", 3)
-    with parallel.engine_threads():
+    monkeypatch.setattr(threads, "MIN_PART_NS", 1e-9)
+    monkeypatch.setattr(threads, "WORKERS", 3)
+    with threads.engine_threads():
         split = _layer_results(layer, x, np.random.default_rng(1))
     for expected, got in zip(whole, split, strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
@@ -145,13 +135,13 @@ def test_split_layers_give_the_unsplit_values_and_gradients(monkeypatch, gradche
     x = rng.standard_normal((7, *input_shape))
     layer = make_layer()
     _assert_split_gives_unsplit_results(monkeypatch, layer, x, input_shape)
-    with parallel.engine_threads():
+    with threads.engine_threads():
         gradcheck(layer, x, rng)
 
 
 @pytest.mark.parametrize("padding, strides", [("same", 1), ("valid", 2)])
 def test_conv2d_split_into_parts_of_several_blocks_gives_the_unsplit_gradients(monkeypatch, padding, strides):
-    monkeypatch.setattr(conv, "COLUMNS_BLOCK_BYTES", 1)  # a block an image, several a part
+    monkeypatch.setattr(im2col, "COLUMNS_BLOCK_BYTES", 1)  # a block an image, several a part
     x = np.random.default_rng(3).standard_normal((11, 2, 9, 8))
     _assert_split_gives_unsplit_results(monkeypatch, Conv2D(3, 3, strides, padding, use_bias=True), x, (2, 9, 8))
 
@@ -170,8 +160,8 @@ def test_an_empty_batch_gives_empty_results(split_everything, make_layer, input_
 def test_split_optimizer_steps_give_the_unsplit_parameters(monkeypatch, optimizer):
     def train(split):
         if split:
-            monkeypatch.setattr(optimizers, "SPLIT_PARAMETER_SIZE", 1)
-            monkeypatch.setattr(parallel, "WORKERS", 3)
+            monkeypatch.setattr(updates, "SPLIT_PARAMETER_SIZE", 1)
+            monkeypatch.setattr(threads, "WORKERS", 3)
         layer = Dense(5)
         layer.name = "dense"
         layer.build((11,), np.random.default_rng(0))
@@ -188,7 +178,7 @@ def test_split_optimizer_steps_give_the_unsplit_parameters(monkeypatch, optimize
 
 
 def test_a_parameter_that_is_not_contiguous_is_still_updated(split_everything, monkeypatch):
-    monkeypatch.setattr(optimizers, "SPLIT_PARAMETER_SIZE", 1)
+    monkeypatch.setattr(updates, "SPLIT_PARAMETER_SIZE", 1)
     layer = Dense(4)
     layer.name = "dense"
     layer.build((6,), np.random.default_rng(0))
@@ -211,7 +201,7 @@ def _blas_threads():
 
 
 def test_training_runs_blas_on_one_thread_and_gives_its_threads_back(monkeypatch):
-    monkeypatch.setattr(parallel, "WORKERS", 2)
+    monkeypatch.setattr(threads, "WORKERS", 2)
     seen = []
 
     class RecordThreads(Callback):
@@ -230,21 +220,21 @@ def test_training_runs_blas_on_one_thread_and_gives_its_threads_back(monkeypatch
 
 
 def test_blas_gets_its_threads_back_after_an_error_and_stays_limited_while_a_thread_is_inside(monkeypatch):
-    monkeypatch.setattr(parallel, "WORKERS", 2)
+    monkeypatch.setattr(threads, "WORKERS", 2)
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
         with pytest.raises(RuntimeError):
-            with parallel.engine_threads():
+            with threads.engine_threads():
                 raise RuntimeError("training failed")
         assert set(_blas_threads()) == {2}
 
         entered, leave = threading.Event(), threading.Event()
 
         def other_caller():
-            with parallel.engine_threads():
+            with threads.engine_threads():
                 entered.set()
                 leave.wait(10)
 
-        with parallel.engine_threads():
+        with threads.engine_threads():
             other = threading.Thread(target=other_caller)
             other.start()
             entered.wait(10)
@@ -257,23 +247,23 @@ def test_blas_gets_its_threads_back_after_an_error_and_stays_limited_while_a_thr
 def test_matmul_split_by_rows_or_columns_is_the_product(split_everything, a_shape, b_shape):
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
-    np.testing.assert_allclose(parallel.matmul(a, b), a @ b, rtol=1e-12)
+    np.testing.assert_allclose(threads.matmul(a, b), a @ b, rtol=1e-12)
     out = np.empty((a_shape[0], b_shape[1]))
-    assert parallel.matmul(np.asfortranarray(a), np.asfortranarray(b), out=out) is out
+    assert threads.matmul(np.asfortranarray(a), np.asfortranarray(b), out=out) is out
     np.testing.assert_allclose(out, a @ b, rtol=1e-12)
 
 
 def _split_sum():
-    with parallel.engine_threads():
-        return sum(parallel.run(lambda part: part.stop - part.start, parallel.parts(8, 10**9)))
+    with threads.engine_threads():
+        return sum(threads.run(lambda part: part.stop - part.start, threads.parts(8, 10**9)))
 
 
 def test_a_forked_child_splits_work_with_threads_of_its_own(monkeypatch):
     import multiprocessing
 
-    monkeypatch.setattr(parallel, "MIN_PART_NS", 1e-9)
-    monkeypatch.setattr(parallel, "WORKERS", 2)
-    monkeypatch.setattr(parallel, "_pool", None)  # a pool of one thread, made below
+    monkeypatch.setattr(threads, "MIN_PART_NS", 1e-9)
+    monkeypatch.setattr(threads, "WORKERS", 2)
+    monkeypatch.setattr(threads, "_pool", None)  # a pool of one thread, made below
     assert _split_sum() == 8  # the parent's pool exists before the fork
     time.sleep(0.5)  # and its thread has gone idle: a child that kept the pool would wait on it forever
     with multiprocessing.get_context("fork").Pool(1) as pool:

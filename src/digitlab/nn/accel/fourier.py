@@ -1,6 +1,6 @@
 """Convolution through the discrete Fourier transform: Conv2D's arithmetic, with fewer multiplications.
 
-Conv2D's im2col (layers.py) multiplies every window of the image by the kernel: kh*kw*C*O
+Conv2D's im2col (im2col.py) multiplies every window of the image by the kernel: kh*kw*C*O
 multiply-adds for each output pixel, C channels in and O filters out. In frequency space a
 convolution is a product instead, one at each frequency: transform the image and the kernel,
 multiply, transform back. The mixing of C channels into O filters then costs C*O complex products a
@@ -42,7 +42,7 @@ Layouts: values go in and come out as (width, height, images x channels), spectr
 
 import numpy as np
 
-from digitlab.nn import parallel
+from digitlab.nn.accel import threads
 
 # The most bytes of partial products made at once (about a core's L2 cache here).
 BLOCK_BYTES = 1 << 20
@@ -61,8 +61,9 @@ def pays(image_size, kernel_size, pads, channels, filters):
 
 class FourierConvolution:
     """Conv2D by the DFT for one image size, kernel size and padding (stride 1): the transform
-    matrices are made once, in one dtype, and used at every step. ``forward`` keeps the images'
-    and the kernel's spectra for ``backward``."""
+    matrices are made once, in one dtype, and used at every step. ``forward`` returns the images'
+    and the kernel's spectra, which ``backward`` takes: the object itself keeps nothing of a batch,
+    so layers of the same shapes (and threads running one layer on several batches) share it."""
 
     def __init__(self, image_size, kernel_size, pads, dtype):
         height, width = image_size
@@ -87,28 +88,27 @@ class FourierConvolution:
 
     def forward(self, x, kernel, out, bias=None):
         """Write the convolution of x (n, C, H, W) with kernel (O, C, kh, kw), plus bias (O,), to
-        out (n, oh, ow, O)."""
+        out (n, oh, ow, O); return (the images' spectra, the kernel's spectrum) for ``backward``."""
         n, channels = x.shape[:2]
         filters = kernel.shape[0]
         images = _spectrum(_width_first(x), self.image).reshape(self.frequencies, 2 * n, channels)
         taps = kernel.transpose(3, 2, 1, 0).reshape(*self.kernel_size[::-1], channels * filters)
         kernel_spectrum = _spectrum(taps, self.taps).reshape(-1, 2, channels, filters)
-        self.images, self.kernel = images, kernel_spectrum  # kept for backward, never read back here
         products = _products(images, kernel_spectrum[:, 0], kernel_spectrum[:, 1], conjugate=True)
         _copy_to_channels_last(_values(self._by_width(products), self.output_inverse), n, filters, out, bias)
-        return out
+        return images, kernel_spectrum
 
-    def backward(self, dy, dx_out=None):
-        """dkernel (O, C, kh, kw) for dy (n, O, oh, ow), summed over the batch; and, given
-        ``dx_out`` (n, H, W, C), dx written to it."""
+    def backward(self, dy, images, kernel_spectrum, dx_out=None):
+        """dkernel (O, C, kh, kw) for dy (n, O, oh, ow), summed over the batch, from the spectra
+        ``forward`` returned; and, given ``dx_out`` (n, H, W, C), dx written to it."""
         n, filters = dy.shape[:2]
-        channels = self.images.shape[-1]
+        channels = images.shape[-1]
         gradients = _spectrum(_width_first(dy), self.output).reshape(self.frequencies, 2 * n, filters)
         if dx_out is not None:
-            kernel = self.kernel.transpose(0, 1, 3, 2)  # (frequencies, part, O, C)
+            kernel = kernel_spectrum.transpose(0, 1, 3, 2)  # (frequencies, part, O, C)
             products = _products(gradients, kernel[:, 0], kernel[:, 1], conjugate=False)
             _copy_to_channels_last(_values(self._by_width(products), self.image_inverse), n, channels, dx_out)
-        correlation = _correlation(self.images, gradients)
+        correlation = _correlation(images, gradients)
         taps = _values(self._by_width(correlation), self.taps_inverse)
         return taps.reshape(*self.kernel_size[::-1], channels, filters).transpose(3, 2, 1, 0)
 
@@ -181,7 +181,7 @@ def _width_first(images):
     """(n, C, H, W) images as (W, H, n*C), the layout the transforms read."""
     n, channels, height, width = images.shape
     values = np.empty_like(images, shape=(width, height, n, channels), order="C")
-    parallel.over_rows(lambda columns: np.copyto(values[columns], images[..., columns].transpose(3, 2, 0, 1)), values)
+    threads.over_rows(lambda columns: np.copyto(values[columns], images[..., columns].transpose(3, 2, 0, 1)), values)
     return values.reshape(width, height, n * channels)
 
 
@@ -190,9 +190,9 @@ def _copy_to_channels_last(values, n, channels, out, bias=None):
     width, height = values.shape[:2]
     images = values.reshape(width, height, n, channels).transpose(2, 1, 0, 3)
     if bias is None:
-        parallel.over_rows(lambda some: np.copyto(out[some], images[some]), out)
+        threads.over_rows(lambda some: np.copyto(out[some], images[some]), out)
     else:
-        parallel.over_rows(lambda some: np.add(images[some], bias, out=out[some]), out)
+        threads.over_rows(lambda some: np.add(images[some], bias, out=out[some]), out)
 
 
 def _spectrum(values, transforms):
@@ -200,10 +200,10 @@ def _spectrum(values, transforms):
     along the height for each width frequency."""
     along_width, along_height = transforms
     width, height, m = values.shape
-    half = parallel.matmul(along_width, values.reshape(width, height * m)).reshape(len(along_width) // 2, 2 * height, m)
+    half = threads.matmul(along_width, values.reshape(width, height * m)).reshape(len(along_width) // 2, 2 * height, m)
     spectrum = np.empty_like(half, shape=(len(half), len(along_height), m))
-    parallel.over_rows(lambda rows: np.matmul(along_height, half[rows], out=spectrum[rows]), spectrum,
-                       ns_per_row=parallel.product_ns(*along_height.T.shape) * m)
+    threads.over_rows(lambda rows: np.matmul(along_height, half[rows], out=spectrum[rows]), spectrum,
+                       ns_per_row=threads.product_ns(*along_height.T.shape) * m)
     return spectrum
 
 
@@ -213,9 +213,9 @@ def _values(spectrum, inverses):
     along_height, along_width = inverses
     half, _, m = spectrum.shape
     columns = np.empty_like(spectrum, shape=(half, len(along_height), m))
-    parallel.over_rows(lambda rows: np.matmul(along_height, spectrum[rows], out=columns[rows]), columns,
-                       ns_per_row=parallel.product_ns(*along_height.T.shape) * m)
-    values = parallel.matmul(along_width, columns.reshape(2 * half, -1))
+    threads.over_rows(lambda rows: np.matmul(along_height, spectrum[rows], out=columns[rows]), columns,
+                       ns_per_row=threads.product_ns(*along_height.T.shape) * m)
+    values = threads.matmul(along_width, columns.reshape(2 * half, -1))
     return values.reshape(len(along_width), len(along_height) // 2, m)
 
 
@@ -244,7 +244,7 @@ def _products(stacked, real, imaginary, conjugate):
         for start in range(some.start, some.stop, per_block):
             products(slice(start, min(start + per_block, some.stop)))
 
-    parallel.over_rows(part, out, ns_per_row=2 * rows * parallel.product_ns(*real.shape[1:]))
+    threads.over_rows(part, out, ns_per_row=2 * rows * threads.product_ns(*real.shape[1:]))
     return out
 
 
@@ -265,5 +265,5 @@ def _correlation(stacked_a, stacked_b):
         turned[:, n:] = stacked_b[some, :n]
         np.matmul(transposed, turned, out=out[some, 1])
 
-    parallel.over_rows(part, out, ns_per_row=2 * channels * parallel.product_ns(rows, stacked_b.shape[-1]))
+    threads.over_rows(part, out, ns_per_row=2 * channels * threads.product_ns(rows, stacked_b.shape[-1]))
     return out

@@ -26,6 +26,8 @@ from itertools import pairwise
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from digitlab.nn import ops
+
 # Rough single-core costs, in nanoseconds on this project's 2-core machine: one value through an
 # element-wise pass, and one multiply-add inside a matrix product. Handing a part to a thread and
 # getting it back costs about 60 microseconds there, so no part is made smaller than MIN_PART_NS.
@@ -161,6 +163,7 @@ def over_rows(function, array, ns_per_row=None):
     return run(function, parts(rows, per_row * rows, array))
 
 
+@ops.fast("matmul")
 def matmul(a, b, out=None):
     """``a @ b`` for 2-D arrays, cut by a's rows or b's columns: whichever splits the larger of the
     two, so that each core reads only its share of it (a layer's kernel, usually)."""

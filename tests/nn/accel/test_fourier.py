@@ -4,8 +4,9 @@ im2col's and against finite differences, and the rule that picks it."""
 import numpy as np
 import pytest
 
-from digitlab.nn import Conv2D, fourier, parallel
-from digitlab.nn.fourier import FourierConvolution
+from digitlab.nn import Conv2D
+from digitlab.nn.accel import conv as fast_conv
+from digitlab.nn.accel import fourier, threads
 
 STRIDE_1_CASES = [
     # filters, kernel_size, padding, use_bias, input (C, H, W)
@@ -18,13 +19,28 @@ STRIDE_1_CASES = [
 ]
 
 
+class Convolution(Conv2D):
+    """A Conv2D that convolves by ``algorithm`` (accel/conv.py's ALGORITHM, while it runs)."""
+
+    def __init__(self, algorithm, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.algorithm = algorithm
+
+    def forward(self, x, training=False):
+        with fast_conv.algorithm(self.algorithm):
+            return super().forward(x, training)
+
+    @property
+    def by_fourier(self):
+        return isinstance(self.saved, fast_conv.FourierSaved)
+
+
 def conv(filters, kernel_size, padding, use_bias, input_shape, algorithm, dtype=np.float64):
-    layer = Conv2D(filters, kernel_size, padding=padding, use_bias=use_bias)
+    layer = Convolution(algorithm, filters, kernel_size, padding=padding, use_bias=use_bias)
     layer.build(input_shape, np.random.default_rng(0))
     layer.astype(dtype)
     if use_bias:
         layer.params["bias"][...] = np.random.default_rng(1).standard_normal(filters)
-    layer.algorithm = algorithm
     return layer
 
 
@@ -56,7 +72,7 @@ def test_fourier_gradients_match_finite_differences(gradcheck, filters, kernel_s
     layer = conv(filters, kernel_size, padding, use_bias, input_shape, "fourier")
     x = rng.standard_normal((2, *input_shape))
     gradcheck(layer, x, rng)
-    assert layer.by_fourier is not None
+    assert layer.by_fourier
 
 
 @pytest.mark.parametrize("filters, kernel_size, padding, use_bias, input_shape", STRIDE_1_CASES + [
@@ -78,17 +94,16 @@ def test_auto_takes_fourier_where_it_does_much_less_work_and_im2col_elsewhere():
     assert not fourier.pays((28, 28), (5, 5), ((2, 2), (2, 2)), 1, 32)
     cnn_second.forward(np.zeros((1, 32, 14, 14), np.float32))
     cnn_first.forward(np.zeros((1, 1, 28, 28), np.float32))
-    assert cnn_second.by_fourier is not None and cnn_first.by_fourier is None
+    assert cnn_second.by_fourier and not cnn_first.by_fourier
 
 
 def test_fourier_is_not_used_for_strides_or_when_asked_for_im2col():
-    strided = Conv2D(64, 5, strides=2, padding="same")
+    strided = Convolution("fourier", 64, 5, strides=2, padding="same")
     strided.build((32, 14, 14), np.random.default_rng(0))
-    strided.algorithm = "fourier"
     strided.forward(np.zeros((1, 32, 14, 14), np.float32))
     asked = conv(64, 5, "same", True, (32, 14, 14), "im2col", np.float32)
     asked.forward(np.zeros((1, 32, 14, 14), np.float32))
-    assert strided.by_fourier is None and asked.by_fourier is None
+    assert not strided.by_fourier and not asked.by_fourier
 
 
 def test_an_unknown_algorithm_is_refused_by_name():
@@ -101,22 +116,26 @@ def test_split_into_parts_gives_the_unsplit_values_and_gradients(monkeypatch):
     x = np.random.default_rng(5).standard_normal((7, 3, 6, 5))
     layer = conv(4, 3, "same", True, (3, 6, 5), "fourier")
     whole = results(layer, x)
-    monkeypatch.setattr(parallel, "MIN_PART_NS", 1e-9)
-    monkeypatch.setattr(parallel, "WORKERS", 3)
-    with parallel.engine_threads():
+    monkeypatch.setattr(threads, "MIN_PART_NS", 1e-9)
+    monkeypatch.setattr(threads, "WORKERS", 3)
+    with threads.engine_threads():
         split = results(layer, x)
     for expected, got in zip(whole, split, strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
-def test_forward_never_reads_back_the_spectra_it_keeps(monkeypatch):
-    """As Layer's contract (layers.py): inference may run one layer on several batches at once."""
-    x = np.random.default_rng(6).standard_normal((3, 2, 5, 6)).astype(np.float32)
-    honest = conv(3, 3, "same", True, (2, 5, 6), "fourier", np.float32).forward(x)
-    poison = lambda self, name, value: object.__setattr__(  # noqa: E731
-        self, name, np.full_like(value, np.nan) if isinstance(value, np.ndarray) else value)
-    monkeypatch.setattr(FourierConvolution, "__setattr__", poison)
-    np.testing.assert_array_equal(conv(3, 3, "same", True, (2, 5, 6), "fourier", np.float32).forward(x), honest)
+def test_each_forward_hands_its_own_spectra_to_backward():
+    """As Layer's contract (layer.py): inference may run one layer on several batches at once, and
+    layers of the same shapes share one FourierConvolution, so it keeps nothing of a batch."""
+    rng = np.random.default_rng(6)
+    first, second = (rng.standard_normal((3, 2, 5, 6)).astype(np.float32) for _ in range(2))
+    layer, other = (conv(3, 3, "same", True, (2, 5, 6), "fourier", np.float32) for _ in range(2))
+    expected = results(layer, first)
+    layer.forward(first, training=True)
+    other.forward(second, training=True)  # the same shapes: the same transform matrices
+    assert layer.saved.transform is other.saved.transform
+    dy = np.random.default_rng(2).standard_normal(expected[0].shape).astype(np.float32)
+    np.testing.assert_array_equal(layer.backward(dy), expected[1])
 
 
 def test_an_empty_batch_gives_empty_results():
