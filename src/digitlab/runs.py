@@ -6,13 +6,12 @@ and what a run was asked to do (``RunConfig``, the "settings" of its config.json
 """
 
 import json
-import math
-import numbers
 from dataclasses import KW_ONLY, asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
 
 from digitlab.errors import ConfigError, ModelFileError
+from digitlab.nn.checks import number, whole_number
 
 MODEL = "model.safetensors"            # the trained weights, with the architecture and recipe
 CHECKPOINT = "checkpoint.safetensors"  # while a run trains: what resuming needs
@@ -83,10 +82,10 @@ class RunConfig:
         # Each number is kept as a Python int or float (a NumPy one would not go into config.json).
         for name in ("epochs", "steps", "batch_size", "train_samples", "test_samples"):
             if getattr(self, name) is not None:
-                object.__setattr__(self, name, _whole_number(getattr(self, name), name.replace("_", " ")))
+                object.__setattr__(self, name, whole_number(getattr(self, name), name.replace("_", " ")))
         if self.learning_rate is not None:
-            object.__setattr__(self, "learning_rate", _positive_number(self.learning_rate, "learning rate"))
-        object.__setattr__(self, "seed", _whole_number(self.seed, "seed", least=0))
+            object.__setattr__(self, "learning_rate", number(self.learning_rate, "learning rate", "> 0 and finite"))
+        object.__setattr__(self, "seed", whole_number(self.seed, "seed", least=0))
         if not isinstance(self.dry_run, bool):
             raise ConfigError(f"dry_run must be True or False, got {self.dry_run!r}")
         if self.backend not in BACKENDS:
@@ -109,17 +108,3 @@ class RunConfig:
             raise ConfigError("the run settings name no recipe")
         return cls(settings.pop("recipe"), **settings)
 
-
-# The engine's checks (digitlab.nn.checks) say the same; runs.py stays on the standard library, so
-# it is light to import and never drags the engine into reading a run folder.
-
-def _whole_number(value, what, least=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
-        raise ConfigError(f"{what} must be a whole number >= {least}, got {value!r}")
-    return int(value)
-
-
-def _positive_number(value, what):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
-        raise ConfigError(f"{what} must be a number > 0 and finite, got {value!r}")
-    return float(value)
